@@ -1,0 +1,115 @@
+//! Granules: the 4 KiB units of delegable memory and their lifecycle states (spec A2.2).
+//!
+//! # The granule word
+//!
+//! The RMM tracks each granule of delegable memory with one atomic 64-bit word in the
+//! [`GranuleTable`]. There is no other granule metadata and no global lock: every state
+//! transition is a compare-and-swap on that word.
+//!
+//! | bits  | field    | meaning                                                            |
+//! |-------|----------|--------------------------------------------------------------------|
+//! | 3:0   | STATE    | [`GranuleState`] encoding                                          |
+//! | 4     | LOCK     | set while one CPU holds the granule ([`Granule::lock`])            |
+//! | 31:5  | reserved | zero                                                               |
+//! | 63:32 | REFCOUNT | references held on the granule; its meaning depends on the state   |
+//!
+//! # Who may change what
+//!
+//! - **LOCK** is set by [`Granule::lock`], a CAS from an unlocked word whose STATE is the one the
+//!   caller expects, and cleared by dropping the [`LockedGranule`] or by
+//!   [`LockedGranule::transition`]. Only the holder clears it. A CPU that finds the granule
+//!   locked spins: holders never block (no lock is held while a realm runs, or across an RMI
+//!   return).
+//! - **STATE** changes only while LOCK is held and REFCOUNT is zero, and only along the arcs of
+//!   spec A2.2.3.2 ([`GranuleState::may_become`]). The new state is published by the same CAS
+//!   that clears LOCK.
+//! - **REFCOUNT** is incremented only under LOCK ([`LockedGranule::get_ref`]), so a holder that
+//!   reads zero knows no new reference can appear while it holds the lock. It may be decremented
+//!   without LOCK by whoever owns a reference ([`Granule::put_ref`]). Unlock and transition are
+//!   CAS loops, so a concurrent decrement is never lost.
+//! - **Contents** of a granule in an RMM-owned state are protected by LOCK or by a reference,
+//!   per state (documented where each state's object is defined). An unlocked DELEGATED granule
+//!   is all zero (spec A2.2.4): the RMM wipes it before publishing DELEGATED.
+//!
+//! # Orderings
+//!
+//! - The Acquire of a successful [`Granule::lock`] pairs with the Release of the CAS that last
+//!   unlocked the granule ([`LockedGranule::transition`] or the guard's drop): the new holder
+//!   sees every write the previous holder made to the granule's contents, wiping included.
+//! - The Release of [`Granule::put_ref`] pairs with the Acquire of [`LockedGranule::refcount`]:
+//!   a holder that reads zero sees everything the last reference holder did before dropping it.
+//! - [`Granule::state`] is an Acquire load for observers outside the lock (tests, inspection);
+//!   it pairs with the Release of the unlocking CAS.
+//!
+//! Adjacent granules share a cache line (eight words per 64 bytes): the host chooses which
+//! physical addresses a realm uses, so two realms can own neighbouring granules. Padding each
+//! word to a line would cost 1.6% of DRAM; we accept the shared line instead.
+
+mod table;
+mod word;
+
+pub use table::{BankError, GranuleTable};
+pub use word::{Granule, LockedGranule};
+
+/// The lifecycle state of a granule (spec A2.2.3.1, RmmGranuleState).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum GranuleState {
+    /// Not delegated for use by the RMM.
+    Undelegated = 0,
+    /// Delegated for use by the RMM; contents are zero.
+    Delegated = 1,
+    /// Realm Descriptor.
+    Rd = 2,
+    /// Realm Execution Context.
+    Rec = 3,
+    /// REC auxiliary granule.
+    RecAux = 4,
+    /// Realm code or data.
+    Data = 5,
+    /// Realm Translation Table.
+    Rtt = 6,
+}
+
+impl GranuleState {
+    const ALL: [GranuleState; 7] = [
+        Self::Undelegated,
+        Self::Delegated,
+        Self::Rd,
+        Self::Rec,
+        Self::RecAux,
+        Self::Data,
+        Self::Rtt,
+    ];
+
+    /// Decodes the STATE field; `None` for an encoding no state uses.
+    pub const fn from_bits(bits: u64) -> Option<Self> {
+        if bits < Self::ALL.len() as u64 {
+            Some(Self::ALL[bits as usize])
+        } else {
+            None
+        }
+    }
+
+    /// Whether spec A2.2.3.2 permits a transition from `self` to `to`: every arc goes through
+    /// DELEGATED.
+    pub const fn may_become(self, to: GranuleState) -> bool {
+        matches!(
+            (self, to),
+            (Self::Undelegated, Self::Delegated)
+                | (
+                    Self::Delegated,
+                    Self::Undelegated
+                        | Self::Rd
+                        | Self::Rec
+                        | Self::RecAux
+                        | Self::Data
+                        | Self::Rtt
+                )
+                | (
+                    Self::Rd | Self::Rec | Self::RecAux | Self::Data | Self::Rtt,
+                    Self::Delegated
+                )
+        )
+    }
+}

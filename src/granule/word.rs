@@ -1,0 +1,217 @@
+//! One granule's atomic state word, and the guard that holds its lock.
+//!
+//! The word layout, the rules for changing each field and the orderings are the module
+//! documentation of [`crate::granule`].
+
+use super::GranuleState;
+use crate::sync::{spin_loop, AtomicU64, Ordering};
+
+const STATE_MASK: u64 = 0xf;
+const LOCK: u64 = 1 << 4;
+const REFCOUNT_SHIFT: u32 = 32;
+const REFCOUNT_ONE: u64 = 1 << REFCOUNT_SHIFT;
+
+fn state_of(word: u64) -> GranuleState {
+    // Only `LockedGranule::release` writes STATE, always from a `GranuleState`.
+    GranuleState::from_bits(word & STATE_MASK).expect("granule word holds a valid state")
+}
+
+/// The atomic state word of one granule (see [`crate::granule`]).
+pub struct Granule {
+    word: AtomicU64,
+}
+
+impl Default for Granule {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Granule {
+    /// An UNDELEGATED granule with no references.
+    pub fn new() -> Self {
+        Self::with_state(GranuleState::Undelegated)
+    }
+
+    /// A granule in `state` with no references (for models and tests that start mid-lifecycle).
+    pub fn with_state(state: GranuleState) -> Self {
+        Self {
+            word: AtomicU64::new(state as u64),
+        }
+    }
+
+    /// The current state, as an observer outside the lock sees it.
+    pub fn state(&self) -> GranuleState {
+        // Acquire: pairs with the Release of the CAS that published this state.
+        state_of(self.word.load(Ordering::Acquire))
+    }
+
+    /// Locks the granule if its state is `expected`; otherwise returns the state it has.
+    ///
+    /// A wrong state fails at once, locked or not: STATE only changes under the lock, so the
+    /// value read is the granule's state at that instant. The right state, locked by another
+    /// CPU, is waited for: that holder is mid-command and never blocks.
+    pub fn lock(&self, expected: GranuleState) -> Result<LockedGranule<'_>, GranuleState> {
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            let state = state_of(word);
+            if state != expected {
+                return Err(state);
+            }
+            if word & LOCK != 0 {
+                spin_loop();
+                word = self.word.load(Ordering::Relaxed);
+                continue;
+            }
+            // Acquire: pairs with the Release of the CAS that last unlocked the granule, so the
+            // previous holder's writes to its contents are visible to us.
+            match self.word.compare_exchange_weak(
+                word,
+                word | LOCK,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Ok(LockedGranule {
+                        granule: self,
+                        state,
+                    })
+                }
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Drops a reference taken with [`LockedGranule::get_ref`]; needs no lock.
+    pub fn put_ref(&self) {
+        // Release: pairs with the Acquire in `LockedGranule::refcount`, so a holder that reads
+        // zero sees everything this reference's owner did before dropping it.
+        let old = self.word.fetch_sub(REFCOUNT_ONE, Ordering::Release);
+        debug_assert!(old >= REFCOUNT_ONE, "granule refcount underflow");
+    }
+}
+
+/// A locked granule. Dropping it unlocks the granule with its state unchanged.
+#[must_use = "dropping the guard unlocks the granule at once"]
+pub struct LockedGranule<'a> {
+    granule: &'a Granule,
+    state: GranuleState,
+}
+
+impl LockedGranule<'_> {
+    /// The state the granule had when it was locked; it cannot change while locked.
+    pub fn state(&self) -> GranuleState {
+        self.state
+    }
+
+    /// The number of references held on the granule.
+    pub fn refcount(&self) -> u64 {
+        // Acquire: pairs with the Release in `Granule::put_ref`.
+        self.granule.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT
+    }
+
+    /// Takes a reference. Only the lock holder may, so zero stays zero while the lock is held.
+    pub fn get_ref(&self) {
+        // Relaxed: the reference is handed on by the holder's own unlock (Release) or by the
+        // command's return; nothing else is published through the count when it rises.
+        let old = self.granule.word.fetch_add(REFCOUNT_ONE, Ordering::Relaxed);
+        debug_assert!(
+            old >> REFCOUNT_SHIFT < u64::from(u32::MAX),
+            "granule refcount overflow"
+        );
+    }
+
+    /// Moves the granule to state `to` and unlocks it, in one CAS.
+    ///
+    /// The caller has checked that no references are held and that spec A2.2.3.2 permits the
+    /// transition; both are asserted in debug builds.
+    pub fn transition(self, to: GranuleState) {
+        debug_assert!(self.state.may_become(to), "{:?} -> {:?}", self.state, to);
+        debug_assert_eq!(self.refcount(), 0, "state change with references held");
+        self.release(to);
+        core::mem::forget(self);
+    }
+
+    fn release(&self, to: GranuleState) {
+        let mut word = self.granule.word.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(word & LOCK != 0, "unlocking a granule that is not locked");
+            let new = (word & !(STATE_MASK | LOCK)) | to as u64;
+            // Release: pairs with the Acquire of the next `Granule::lock` and of
+            // `Granule::state`. A loop, not a store: `put_ref` may change REFCOUNT meanwhile.
+            match self.granule.word.compare_exchange_weak(
+                word,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(current) => word = current,
+            }
+        }
+    }
+}
+
+impl Drop for LockedGranule<'_> {
+    fn drop(&mut self) {
+        self.release(self.state);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_checks_state_and_excludes() {
+        let g = Granule::new();
+        assert_eq!(
+            g.lock(GranuleState::Delegated).err(),
+            Some(GranuleState::Undelegated)
+        );
+        let locked = g.lock(GranuleState::Undelegated).unwrap();
+        assert_eq!(g.word.load(Ordering::Relaxed), LOCK);
+        locked.transition(GranuleState::Delegated);
+        assert_eq!(g.state(), GranuleState::Delegated);
+        assert_eq!(
+            g.word.load(Ordering::Relaxed),
+            GranuleState::Delegated as u64
+        );
+    }
+
+    #[test]
+    fn drop_unlocks_unchanged_and_keeps_concurrent_put() {
+        let g = Granule::with_state(GranuleState::Rd);
+        let locked = g.lock(GranuleState::Rd).unwrap();
+        locked.get_ref();
+        locked.get_ref();
+        g.put_ref(); // as another CPU would, without the lock
+        assert_eq!(locked.refcount(), 1);
+        drop(locked);
+        assert_eq!(
+            g.word.load(Ordering::Relaxed),
+            REFCOUNT_ONE | GranuleState::Rd as u64
+        );
+        g.put_ref();
+        let locked = g.lock(GranuleState::Rd).unwrap();
+        assert_eq!(locked.refcount(), 0);
+        locked.transition(GranuleState::Delegated);
+        assert_eq!(g.state(), GranuleState::Delegated);
+    }
+
+    #[test]
+    fn spec_transitions_all_pass_through_delegated() {
+        use GranuleState::*;
+        for from in GranuleState::ALL {
+            for to in GranuleState::ALL {
+                let expected = match (from, to) {
+                    (Undelegated, Delegated) => true,
+                    (Delegated, t) => t != Delegated,
+                    (f, Delegated) => f != Undelegated,
+                    _ => false,
+                };
+                assert_eq!(from.may_become(to), expected, "{from:?} -> {to:?}");
+            }
+        }
+    }
+}

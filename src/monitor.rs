@@ -1,0 +1,56 @@
+//! The RMM instance: the granule table, the platform, and per-CPU state.
+
+use crate::granule::{BankError, GranuleTable};
+use crate::percpu::PerCpu;
+use crate::platform::Platform;
+use crate::rmi;
+use alloc::boxed::Box;
+use crossbeam_utils::CachePadded;
+
+/// One Realm Management Monitor, shared by all CPUs.
+///
+/// Every CPU enters through [`Rmm::handle_rmi`] with its own index; nothing here takes a global
+/// lock.
+pub struct Rmm<P: Platform> {
+    platform: P,
+    granules: GranuleTable,
+    cpus: Box<[CachePadded<PerCpu>]>,
+}
+
+impl<P: Platform> Rmm<P> {
+    /// An RMM for `cpus` CPUs whose delegable memory is `dram`, as `(base, size)` banks.
+    pub fn new(platform: P, dram: &[(u64, u64)], cpus: usize) -> Result<Self, BankError> {
+        Ok(Self {
+            platform,
+            granules: GranuleTable::new(dram)?,
+            cpus: (0..cpus)
+                .map(|_| CachePadded::new(PerCpu::default()))
+                .collect(),
+        })
+    }
+
+    /// Handles one RMI call from the Normal world on CPU `cpu`: `regs` are x0..x7 as the host
+    /// set them, the result is x0..x7 as the host sees them afterwards.
+    ///
+    /// # Panics
+    /// If `cpu` is not below the CPU count, or the CPU is already inside the RMM.
+    pub fn handle_rmi(&self, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
+        let _inside = self.cpus[cpu].enter();
+        rmi::dispatch(self, regs)
+    }
+
+    /// The platform the RMM runs on.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The granule table.
+    pub fn granules(&self) -> &GranuleTable {
+        &self.granules
+    }
+
+    /// The number of CPUs.
+    pub fn cpu_count(&self) -> usize {
+        self.cpus.len()
+    }
+}

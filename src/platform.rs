@@ -1,0 +1,57 @@
+//! The narrow interface between the RMM core and the machine it runs on.
+//!
+//! `arch/` implements [`Platform`] for aarch64 at R-EL2 (EL3 calls through SMC, memory through
+//! the RMM's own mappings); [`crate::host`] implements it for a simulated machine. The core
+//! calls nothing else that touches hardware.
+
+/// EL3 refused a granule protection change (RMM-EL3 interface, GTSI calls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GtsiRefused;
+
+/// An RMM access to Non-secure memory hit a granule protection fault, or no memory at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NsAccessFault {
+    /// The physical address that faulted.
+    pub pa: u64,
+}
+
+/// Facts about the processor that RMI_FEATURES reports (spec B4.4.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuFeatures {
+    /// Physical address width in bits (ID_AA64MMFR0_EL1.PARange).
+    pub pa_bits: u8,
+    /// Number of breakpoints (at least 2).
+    pub breakpoints: u8,
+    /// Number of watchpoints (at least 2).
+    pub watchpoints: u8,
+    /// Number of GICv3 list registers (1..=16).
+    pub gic_list_registers: u8,
+}
+
+/// What the RMM core needs from the machine.
+pub trait Platform: Sync {
+    /// Asks EL3 to move the granule at `pa` from the Non-secure to the Realm PAS
+    /// (RMM_GTSI_DELEGATE). EL3 refuses a granule that is not Non-secure.
+    fn gtsi_delegate(&self, pa: u64) -> Result<(), GtsiRefused>;
+
+    /// Asks EL3 to move the granule at `pa` from the Realm back to the Non-secure PAS
+    /// (RMM_GTSI_UNDELEGATE). EL3 refuses a granule that is not Realm.
+    fn gtsi_undelegate(&self, pa: u64) -> Result<(), GtsiRefused>;
+
+    /// Fills the Realm granule at `pa` with zeros. The caller owns the granule.
+    fn granule_zero(&self, pa: u64);
+
+    /// Whether the Realm granule at `pa` is all zero. The caller owns the granule.
+    fn granule_is_zero(&self, pa: u64) -> bool;
+
+    /// Copies Non-secure memory at `pa` into `buf`. A granule protection fault fails the copy
+    /// and has no other effect.
+    fn ns_read(&self, pa: u64, buf: &mut [u8]) -> Result<(), NsAccessFault>;
+
+    /// Copies `buf` to Non-secure memory at `pa`. A granule protection fault fails the copy;
+    /// bytes before the faulting granule may have been written, as on hardware.
+    fn ns_write(&self, pa: u64, buf: &[u8]) -> Result<(), NsAccessFault>;
+
+    /// The processor's features.
+    fn cpu_features(&self) -> CpuFeatures;
+}
