@@ -17,10 +17,13 @@ extern crate std;
 pub mod granule;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod measurement;
 mod monitor;
-mod percpu;
+pub mod percpu;
 pub mod platform;
+pub mod realm;
 pub mod rmi;
+pub mod rtt;
 pub mod sync;
 
 pub use monitor::Rmm;

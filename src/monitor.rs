@@ -3,6 +3,7 @@
 use crate::granule::{BankError, GranuleTable};
 use crate::percpu::PerCpu;
 use crate::platform::Platform;
+use crate::realm::VmidSet;
 use crate::rmi;
 use alloc::boxed::Box;
 use crossbeam_utils::CachePadded;
@@ -14,6 +15,7 @@ use crossbeam_utils::CachePadded;
 pub struct Rmm<P: Platform> {
     platform: P,
     granules: GranuleTable,
+    vmids: VmidSet,
     cpus: Box<[CachePadded<PerCpu>]>,
 }
 
@@ -21,6 +23,7 @@ impl<P: Platform> Rmm<P> {
     /// An RMM for `cpus` CPUs whose delegable memory is `dram`, as `(base, size)` banks.
     pub fn new(platform: P, dram: &[(u64, u64)], cpus: usize) -> Result<Self, BankError> {
         Ok(Self {
+            vmids: VmidSet::new(platform.cpu_features().vmid_bits),
             platform,
             granules: GranuleTable::new(dram)?,
             cpus: (0..cpus)
@@ -47,6 +50,11 @@ impl<P: Platform> Rmm<P> {
     /// The granule table.
     pub fn granules(&self) -> &GranuleTable {
         &self.granules
+    }
+
+    /// The VMIDs live realms use.
+    pub fn vmids(&self) -> &VmidSet {
+        &self.vmids
     }
 
     /// The number of CPUs.

@@ -3,6 +3,17 @@
 //! `arch/` implements [`Platform`] for aarch64 at R-EL2 (EL3 calls through SMC, memory through
 //! the RMM's own mappings); [`crate::host`] implements it for a simulated machine. The core
 //! calls nothing else that touches hardware.
+//!
+//! The RMM reaches the Realm granules it owns through [`Platform::granule`]: on aarch64 a
+//! permanent mapping of delegable DRAM in the Realm PAS, so no command pays for mapping and
+//! unmapping (and the TLB maintenance that goes with it) on every call. Non-secure memory is
+//! reached only through the fault-tolerant copies [`Platform::ns_read`] and
+//! [`Platform::ns_write`].
+
+use crate::sync::{MemoryWord, Ordering};
+
+/// The memory of one granule, as 64-bit words.
+pub type GranuleMemory = [MemoryWord; 512];
 
 /// EL3 refused a granule protection change (RMM-EL3 interface, GTSI calls).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +37,8 @@ pub struct CpuFeatures {
     pub watchpoints: u8,
     /// Number of GICv3 list registers (1..=16).
     pub gic_list_registers: u8,
+    /// VMID width in bits: 8, or 16 with FEAT_VMID16.
+    pub vmid_bits: u8,
 }
 
 /// What the RMM core needs from the machine.
@@ -38,11 +51,25 @@ pub trait Platform: Sync {
     /// (RMM_GTSI_UNDELEGATE). EL3 refuses a granule that is not Realm.
     fn gtsi_undelegate(&self, pa: u64) -> Result<(), GtsiRefused>;
 
-    /// Fills the Realm granule at `pa` with zeros. The caller owns the granule.
-    fn granule_zero(&self, pa: u64);
+    /// The memory of the delegable granule at `pa`, which the caller owns (it holds the
+    /// granule's lock or a reference that protects the contents it touches).
+    fn granule(&self, pa: u64) -> &GranuleMemory;
 
-    /// Whether the Realm granule at `pa` is all zero. The caller owns the granule.
-    fn granule_is_zero(&self, pa: u64) -> bool;
+    /// Fills the granule at `pa` with zeros. The caller owns the granule.
+    fn granule_zero(&self, pa: u64) {
+        // Relaxed: the caller publishes the granule with a Release transition.
+        self.granule(pa)
+            .iter()
+            .for_each(|w| w.store(0, Ordering::Relaxed));
+    }
+
+    /// Whether the granule at `pa` is all zero. The caller owns the granule.
+    fn granule_is_zero(&self, pa: u64) -> bool {
+        // Relaxed: the caller holds the granule, acquired when it was locked.
+        self.granule(pa)
+            .iter()
+            .all(|w| w.load(Ordering::Relaxed) == 0)
+    }
 
     /// Copies Non-secure memory at `pa` into `buf`. A granule protection fault fails the copy
     /// and has no other effect.

@@ -8,12 +8,12 @@
 #[cfg(loom)]
 pub use loom::hint::spin_loop;
 #[cfg(loom)]
-pub use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 pub use core::hint::spin_loop;
 #[cfg(not(loom))]
-pub use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 /// One naturally aligned 64-bit word of physical memory.
 pub use core::sync::atomic::AtomicU64 as MemoryWord;

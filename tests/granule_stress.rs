@@ -75,7 +75,7 @@ fn concurrent_delegate_undelegate_keeps_the_gpt_in_step() {
                     let mut c = Counts::default();
                     for _ in 0..CALLS_PER_THREAD {
                         let pa = pa_of(rng.next() % GRANULES);
-                        let delegate = rng.next() % 2 == 0;
+                        let delegate = rng.next().is_multiple_of(2);
                         let fid = if delegate {
                             RMI_GRANULE_DELEGATE
                         } else {

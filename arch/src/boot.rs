@@ -81,7 +81,7 @@ pub fn cold_boot(
         .filter(|&n| n <= max_cpus)
         .ok_or(BootError::CpusOutOfRange)?;
     let cpu_index = warm_boot(x0, num_cpus)?;
-    if x3 == 0 || x3 % GRANULE_SIZE != 0 {
+    if x3 == 0 || !x3.is_multiple_of(GRANULE_SIZE) {
         return Err(BootError::InvalidSharedBuffer);
     }
     Ok(BootArgs {

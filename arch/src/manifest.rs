@@ -193,7 +193,7 @@ fn word(read: &impl Fn(u64) -> Option<u64>, base: u64, off: u64) -> Result<u64, 
 /// and not wrapping.
 fn check_array(pa: u64, count: u64, entry: u64) -> Result<(), ManifestError> {
     let bad = ManifestError::BadPointer { pa };
-    if pa == 0 || pa % 8 != 0 {
+    if pa == 0 || !pa.is_multiple_of(8) {
         return Err(bad);
     }
     count
@@ -210,7 +210,7 @@ fn check_array(pa: u64, count: u64, entry: u64) -> Result<(), ManifestError> {
 /// rejected as in TF-RMM); console count, pointer and checksum (either rule). Banks that are
 /// not sorted are rejected, not sorted. Only the first console entry is returned.
 pub fn parse(read: impl Fn(u64) -> Option<u64>, base_pa: u64) -> Result<Manifest, ManifestError> {
-    if base_pa == 0 || base_pa % 8 != 0 {
+    if base_pa == 0 || !base_pa.is_multiple_of(8) {
         return Err(ManifestError::BadPointer { pa: base_pa });
     }
 

@@ -7,7 +7,7 @@ use loom::sync::atomic::{AtomicU8, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use rmm::granule::{Granule, GranuleState};
-use rmm::platform::{CpuFeatures, GtsiRefused, NsAccessFault, Platform};
+use rmm::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform};
 use rmm::Rmm;
 
 const PA: u64 = 0x8000_0000;
@@ -17,9 +17,12 @@ const DELEGATE: u64 = 0xC400_0151;
 const UNDELEGATE: u64 = 0xC400_0152;
 
 /// One granule of memory and its GPT entry, with loom watching every access to the contents.
+/// `granule_zero` and `granule_is_zero` go to `contents`, which loom watches; `memory` only
+/// satisfies the trait (these models use no other access).
 struct OneGranule {
     gpt: AtomicU8,
     contents: UnsafeCell<u64>,
+    memory: GranuleMemory,
 }
 
 // SAFETY: `contents` is only reached through `UnsafeCell::with`/`with_mut`, which loom checks
@@ -39,6 +42,9 @@ impl Platform for OneGranule {
             .compare_exchange(REALM, NS, Ordering::AcqRel, Ordering::Acquire)
             .map(drop)
             .map_err(|_| GtsiRefused)
+    }
+    fn granule(&self, _: u64) -> &GranuleMemory {
+        &self.memory
     }
     fn granule_zero(&self, _: u64) {
         // SAFETY: checked by loom (see the `Sync` impl).
@@ -60,6 +66,7 @@ impl Platform for OneGranule {
             breakpoints: 2,
             watchpoints: 2,
             gic_list_registers: 4,
+            vmid_bits: 8,
         }
     }
 }
@@ -77,6 +84,7 @@ fn delegate_undelegate_race_keeps_state_gpt_and_contents_consistent() {
         let platform = OneGranule {
             gpt: AtomicU8::new(NS),
             contents: UnsafeCell::new(0xff),
+            memory: std::array::from_fn(|_| Default::default()),
         };
         let rmm = Arc::new(Rmm::new(platform, &[(PA, 4096)], 3).unwrap());
         let threads: Vec<_> = [(0, DELEGATE), (1, UNDELEGATE), (2, DELEGATE)]

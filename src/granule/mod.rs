@@ -49,7 +49,7 @@ mod table;
 mod word;
 
 pub use table::{BankError, GranuleTable};
-pub use word::{Granule, LockedGranule};
+pub use word::{Granule, LockedGranule, TryLockError};
 
 /// The lifecycle state of a granule (spec A2.2.3.1, RmmGranuleState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -82,6 +82,45 @@ impl Granule {
         }
     }
 
+    /// Locks the granule if its state is `expected` and no other CPU holds it; never waits.
+    ///
+    /// For callers that must not wait while they hold something a lock holder may wait for,
+    /// such as an announced lock-free walk ([`crate::percpu`]).
+    pub fn try_lock(&self, expected: GranuleState) -> Result<LockedGranule<'_>, TryLockError> {
+        let word = self.word.load(Ordering::Relaxed);
+        let state = state_of(word);
+        if state != expected {
+            return Err(TryLockError::State(state));
+        }
+        if word & LOCK != 0 {
+            return Err(TryLockError::Locked);
+        }
+        // Acquire: as in `lock`.
+        match self
+            .word
+            .compare_exchange(word, word | LOCK, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(LockedGranule {
+                granule: self,
+                state,
+            }),
+            Err(now) if state_of(now) != expected => Err(TryLockError::State(state_of(now))),
+            Err(_) => Err(TryLockError::Locked),
+        }
+    }
+
+    /// Waits until no CPU holds the granule's lock or its state is no longer `state`: for a
+    /// [`Granule::try_lock`] caller that found it locked and has let go of what it held.
+    pub fn wait_unlocked(&self, state: GranuleState) {
+        loop {
+            let word = self.word.load(Ordering::Relaxed);
+            if word & LOCK == 0 || state_of(word) != state {
+                return;
+            }
+            spin_loop();
+        }
+    }
+
     /// Drops a reference taken with [`LockedGranule::get_ref`]; needs no lock.
     pub fn put_ref(&self) {
         // Release: pairs with the Acquire in `LockedGranule::refcount`, so a holder that reads
@@ -89,6 +128,15 @@ impl Granule {
         let old = self.word.fetch_sub(REFCOUNT_ONE, Ordering::Release);
         debug_assert!(old >= REFCOUNT_ONE, "granule refcount underflow");
     }
+}
+
+/// Why [`Granule::try_lock`] did not lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryLockError {
+    /// The granule is in another state.
+    State(GranuleState),
+    /// Another CPU holds the lock.
+    Locked,
 }
 
 /// A locked granule. Dropping it unlocks the granule with its state unchanged.
@@ -197,6 +245,29 @@ mod tests {
         assert_eq!(locked.refcount(), 0);
         locked.transition(GranuleState::Delegated);
         assert_eq!(g.state(), GranuleState::Delegated);
+    }
+
+    #[test]
+    fn try_lock_never_waits() {
+        let g = Granule::with_state(GranuleState::Rtt);
+        assert_eq!(
+            g.try_lock(GranuleState::Data).err(),
+            Some(TryLockError::State(GranuleState::Rtt))
+        );
+        let held = g.try_lock(GranuleState::Rtt).unwrap();
+        assert_eq!(
+            g.try_lock(GranuleState::Rtt).err(),
+            Some(TryLockError::Locked)
+        );
+        assert_eq!(
+            g.try_lock(GranuleState::Rd).err(),
+            Some(TryLockError::State(GranuleState::Rtt)),
+            "a wrong state is reported even while locked"
+        );
+        g.wait_unlocked(GranuleState::Data); // another state: returns at once
+        drop(held);
+        g.wait_unlocked(GranuleState::Rtt);
+        assert!(g.try_lock(GranuleState::Rtt).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! check can land after EL3 has moved the granule to the Realm PAS. These atomics model
 //! hardware, not an RMM protocol, so they are `core`'s.
 
+use crate::platform::GranuleMemory;
 use crate::sync::MemoryWord;
 use crate::{GRANULE_SHIFT, GRANULE_SIZE};
 use std::boxed::Box;
@@ -131,10 +132,10 @@ impl PhysMemory {
     }
 
     /// The words of the granule holding `pa`.
-    pub(crate) fn granule_words(&self, pa: u64) -> Option<&[MemoryWord]> {
+    pub(crate) fn granule_words(&self, pa: u64) -> Option<&GranuleMemory> {
         let (bank, granule) = self.locate(pa)?;
         let first = granule * WORDS_PER_GRANULE;
-        Some(&bank.words[first..first + WORDS_PER_GRANULE])
+        bank.words[first..first + WORDS_PER_GRANULE].try_into().ok()
     }
 
     /// The PAS of the granule holding `pa`, or `None` outside memory.

@@ -49,6 +49,7 @@ const HOST_CPU: CpuFeatures = CpuFeatures {
     breakpoints: 6,
     watchpoints: 4,
     gic_list_registers: 16,
+    vmid_bits: 16,
 };
 
 /// A simulated machine running the RMM. `Sync`: one thread per CPU may call it at once.

@@ -2,21 +2,12 @@
 //! host-backed [`PhysMemory`].
 
 use super::memory::{Pas, PhysMemory};
-use crate::platform::{CpuFeatures, GtsiRefused, NsAccessFault, Platform};
-use crate::sync::Ordering;
+use crate::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform};
 
 /// The host platform: memory, the GPT model, and the processor's features.
 pub struct HostPlatform {
     pub(super) memory: PhysMemory,
     pub(super) features: CpuFeatures,
-}
-
-impl HostPlatform {
-    fn granule(&self, pa: u64) -> &[crate::sync::MemoryWord] {
-        self.memory
-            .granule_words(pa)
-            .expect("the RMM only owns granules in DRAM")
-    }
 }
 
 impl Platform for HostPlatform {
@@ -34,18 +25,10 @@ impl Platform for HostPlatform {
         }
     }
 
-    fn granule_zero(&self, pa: u64) {
-        // Relaxed: the caller publishes the granule with a Release transition.
-        self.granule(pa)
-            .iter()
-            .for_each(|w| w.store(0, Ordering::Relaxed));
-    }
-
-    fn granule_is_zero(&self, pa: u64) -> bool {
-        // Relaxed: the caller holds the granule, acquired when it was locked.
-        self.granule(pa)
-            .iter()
-            .all(|w| w.load(Ordering::Relaxed) == 0)
+    fn granule(&self, pa: u64) -> &GranuleMemory {
+        self.memory
+            .granule_words(pa)
+            .expect("the RMM only owns granules in DRAM")
     }
 
     fn ns_read(&self, pa: u64, buf: &mut [u8]) -> Result<(), NsAccessFault> {

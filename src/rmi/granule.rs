@@ -7,7 +7,7 @@ use crate::{Rmm, GRANULE_SIZE};
 
 /// The granule at `addr`: conditions `gran_align` and `gran_bound`, both RMI_ERROR_INPUT.
 fn find<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<&Granule, RmiError> {
-    if addr % GRANULE_SIZE != 0 {
+    if !addr.is_multiple_of(GRANULE_SIZE) {
         return Err(RmiError::INPUT); // gran_align
     }
     rmm.granules().get(addr).ok_or(RmiError::INPUT) // gran_bound

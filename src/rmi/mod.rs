@@ -6,6 +6,7 @@
 mod command;
 mod features;
 mod granule;
+pub mod params;
 mod version;
 
 pub use command::Command;

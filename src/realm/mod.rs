@@ -1,0 +1,7 @@
+//! Realms: the realm descriptor and what the RMM keeps per realm (spec A2.1).
+
+mod rd;
+mod vmid;
+
+pub use rd::{Rd, RealmConfig, RealmState, MEASUREMENT_COUNT};
+pub use vmid::VmidSet;

@@ -1,0 +1,36 @@
+//! Realm Translation Tables: stage-2 tables in the Armv8 descriptor format (spec A5.5).
+//!
+//! Pure functions on descriptors and addresses; reading and writing RTT memory, locking and
+//! TLB maintenance belong to the walker that uses them.
+//!
+//! - [`Level`], [`RttConfig`]: per-level address arithmetic and a realm's stage-2 shape
+//!   (IPA width, starting level, concatenated starting-level RTTs; B3.55 RttConfigIsValid).
+//! - [`RttEntry`]: one descriptor, with the bit layout of every entry state (A5.5.4), the
+//!   host descriptor check for RMI_RTT_MAP_UNPROTECTED (B3.56) and the RMI_RTT_READ_ENTRY
+//!   outputs (B4.3.20).
+//! - [`RttEntryState`], [`Ripas`], [`Hipas`]: the states and their RMI encodings.
+//! - [`rtt_fold`], [`unfold_entry`], [`rtt_is_live`]: whole-RTT logic (A5.5.6 to A5.5.8).
+//!
+//! Scope: 4 KiB granules, levels 0 to 3, IPA widths 32 to 48 bits, HCR_EL2.FWB = 1; no LPA2.
+
+mod entry;
+mod geometry;
+mod state;
+mod table;
+
+#[cfg(all(test, not(loom)))]
+mod entry_tests;
+
+pub use entry::{
+    desc_is_valid_for_unprotected, unprotected_desc_addr, ReadEntry, RttEntry, UnknownDescriptor,
+};
+pub use geometry::{
+    addr_is_rtt_level_aligned, rtt_config_is_valid, Level, RttConfig, RttConfigError,
+    MAX_IPA_WIDTH, MAX_START_RTTS, MIN_IPA_WIDTH, MIN_PA_WIDTH_FOR_LEVEL0_START, RTT_ENTRIES,
+    RTT_STRIDE,
+};
+pub use state::{Hipas, Ripas, RmiRttEntryState, RttEntryState};
+pub use table::{
+    rtt_all_entries_contiguous, rtt_all_entries_ripas, rtt_all_entries_state, rtt_fold,
+    rtt_is_homogeneous, rtt_is_live, unfold_entry,
+};
