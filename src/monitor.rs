@@ -1,6 +1,6 @@
 //! The RMM instance: the granule table, the platform, and per-CPU state.
 
-use crate::granule::{BankError, GranuleTable};
+use crate::granule::{BankError, GranuleState, GranuleTable};
 use crate::percpu::PerCpu;
 use crate::platform::Platform;
 use crate::realm::VmidSet;
@@ -39,7 +39,7 @@ impl<P: Platform> Rmm<P> {
     /// If `cpu` is not below the CPU count, or the CPU is already inside the RMM.
     pub fn handle_rmi(&self, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
         let _inside = self.cpus[cpu].enter();
-        rmi::dispatch(self, regs)
+        rmi::dispatch(self, cpu, regs)
     }
 
     /// The platform the RMM runs on.
@@ -50,6 +50,24 @@ impl<P: Platform> Rmm<P> {
     /// The granule table.
     pub fn granules(&self) -> &GranuleTable {
         &self.granules
+    }
+
+    /// CPU `cpu`'s private state.
+    pub(crate) fn cpu(&self, cpu: usize) -> &PerCpu {
+        &self.cpus[cpu]
+    }
+
+    /// Every CPU's private state.
+    pub(crate) fn cpus(&self) -> &[CachePadded<PerCpu>] {
+        &self.cpus
+    }
+
+    /// Whether the granule at `rd` is the RD of a realm that is not being destroyed. For
+    /// lock-free walkers, after announcing a walk of `rd` ([`crate::percpu`]).
+    pub(crate) fn realm_is_alive(&self, rd: u64) -> bool {
+        self.granules
+            .get(rd)
+            .is_some_and(|g| g.is_live_as(GranuleState::Rd))
     }
 
     /// The VMIDs live realms use.

@@ -79,6 +79,14 @@ pub trait Platform: Sync {
     /// bytes before the faulting granule may have been written, as on hardware.
     fn ns_write(&self, pa: u64, buf: &[u8]) -> Result<(), NsAccessFault>;
 
+    /// Invalidates, on every CPU, stage-2 TLB entries and cached walks of the realm with VMID
+    /// `vmid` for IPAs in `[ipa, ipa + size)`, and waits for completion (TLBI IPAS2E1IS, DSB).
+    fn tlbi_range(&self, vmid: u16, ipa: u64, size: u64);
+
+    /// Invalidates, on every CPU, all TLB entries of the realm with VMID `vmid` (TLBI
+    /// VMALLS12E1IS, DSB).
+    fn tlbi_vmid(&self, vmid: u16);
+
     /// The processor's features.
     fn cpu_features(&self) -> CpuFeatures;
 }

@@ -60,6 +60,8 @@ impl Platform for OneGranule {
     fn ns_write(&self, pa: u64, _: &[u8]) -> Result<(), NsAccessFault> {
         Err(NsAccessFault { pa })
     }
+    fn tlbi_range(&self, _: u16, _: u64, _: u64) {}
+    fn tlbi_vmid(&self, _: u16) {}
     fn cpu_features(&self) -> CpuFeatures {
         CpuFeatures {
             pa_bits: 40,

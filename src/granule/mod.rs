@@ -10,7 +10,9 @@
 //! |-------|----------|--------------------------------------------------------------------|
 //! | 3:0   | STATE    | [`GranuleState`] encoding                                          |
 //! | 4     | LOCK     | set while one CPU holds the granule ([`Granule::lock`])            |
-//! | 31:5  | reserved | zero                                                               |
+//! | 5     | RETIRING | set by the holder of an object lock-free readers use (an RD) before |
+//! |       |          | tearing it down; cleared by the next transition                    |
+//! | 31:6  | reserved | zero                                                               |
 //! | 63:32 | REFCOUNT | references held on the granule; its meaning depends on the state   |
 //!
 //! # Who may change what
@@ -23,6 +25,9 @@
 //! - **STATE** changes only while LOCK is held and REFCOUNT is zero, and only along the arcs of
 //!   spec A2.2.3.2 ([`GranuleState::may_become`]). The new state is published by the same CAS
 //!   that clears LOCK.
+//! - **RETIRING** is set only by the lock holder ([`LockedGranule::retire`]) and cleared by
+//!   the transition that ends the lock. Lock-free readers check it with
+//!   [`Granule::is_live_as`].
 //! - **REFCOUNT** is incremented only under LOCK ([`LockedGranule::get_ref`]), so a holder that
 //!   reads zero knows no new reference can appear while it holds the lock. It may be decremented
 //!   without LOCK by whoever owns a reference ([`Granule::put_ref`]). Unlock and transition are

@@ -8,6 +8,7 @@ use crate::sync::{spin_loop, AtomicU64, Ordering};
 
 const STATE_MASK: u64 = 0xf;
 const LOCK: u64 = 1 << 4;
+const RETIRING: u64 = 1 << 5;
 const REFCOUNT_SHIFT: u32 = 32;
 const REFCOUNT_ONE: u64 = 1 << REFCOUNT_SHIFT;
 
@@ -44,6 +45,14 @@ impl Granule {
     pub fn state(&self) -> GranuleState {
         // Acquire: pairs with the Release of the CAS that published this state.
         state_of(self.word.load(Ordering::Acquire))
+    }
+
+    /// Whether the granule is in `state` and not being retired: for lock-free readers of the
+    /// object it holds (after announcing their walk, [`crate::percpu`]).
+    pub fn is_live_as(&self, state: GranuleState) -> bool {
+        // Acquire: pairs with the Release of the CAS that published the state.
+        let word = self.word.load(Ordering::Acquire);
+        state_of(word) == state && word & RETIRING == 0
     }
 
     /// Locks the granule if its state is `expected`; otherwise returns the state it has.
@@ -169,6 +178,22 @@ impl LockedGranule<'_> {
         );
     }
 
+    /// Marks the granule as retiring: lock-free readers ([`Granule::is_live_as`]) stop using
+    /// the object until the granule's next transition clears the mark. The caller then
+    /// quiesces walkers ([`crate::percpu::quiesce`]), whose SeqCst fence orders this store.
+    pub fn retire(&self) {
+        // Relaxed: ordered for walkers by the SeqCst fences of announcing and quiescing.
+        self.granule.word.fetch_or(RETIRING, Ordering::Relaxed);
+    }
+
+    /// Drops a reference while holding the lock (the count cannot reach zero under a CPU that
+    /// checks it, since checking needs this lock).
+    pub fn put_ref(&self) {
+        // Relaxed: the unlock's Release publishes the change with the holder's other writes.
+        let old = self.granule.word.fetch_sub(REFCOUNT_ONE, Ordering::Relaxed);
+        debug_assert!(old >= REFCOUNT_ONE, "granule refcount underflow");
+    }
+
     /// Moves the granule to state `to` and unlocks it, in one CAS.
     ///
     /// The caller has checked that no references are held and that spec A2.2.3.2 permits the
@@ -184,7 +209,7 @@ impl LockedGranule<'_> {
         let mut word = self.granule.word.load(Ordering::Relaxed);
         loop {
             debug_assert!(word & LOCK != 0, "unlocking a granule that is not locked");
-            let new = (word & !(STATE_MASK | LOCK)) | to as u64;
+            let new = (word & !(STATE_MASK | LOCK | RETIRING)) | to as u64;
             // Release: pairs with the Acquire of the next `Granule::lock` and of
             // `Granule::state`. A loop, not a store: `put_ref` may change REFCOUNT meanwhile.
             match self.granule.word.compare_exchange_weak(

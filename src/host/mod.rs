@@ -77,6 +77,7 @@ impl Machine {
         let platform = HostPlatform {
             memory: memory::PhysMemory::new(&config.dram),
             features: HOST_CPU,
+            tlbi: Default::default(),
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
@@ -141,6 +142,16 @@ impl Machine {
             // Another thread changed it meanwhile; only EL3 (this call) or the RMM could.
             false => self.assign_pas(pa, to),
         }
+    }
+
+    /// The TLB invalidations the RMM has asked for: `(by IPA range, by VMID)`.
+    pub fn tlb_invalidations(&self) -> (u64, u64) {
+        let [ranges, vmids] = &self.platform().tlbi;
+        // Relaxed: read after the calls that made them returned.
+        (
+            ranges.load(std::sync::atomic::Ordering::Relaxed),
+            vmids.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Reads memory as a debugger would, whatever the PAS: for tests to check what no world may

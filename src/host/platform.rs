@@ -3,11 +3,15 @@
 
 use super::memory::{Pas, PhysMemory};
 use crate::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The host platform: memory, the GPT model, and the processor's features.
 pub struct HostPlatform {
     pub(super) memory: PhysMemory,
     pub(super) features: CpuFeatures,
+    /// TLB invalidations so far: by IPA range, by VMID. There is no TLB on the host; tests
+    /// check that the RMM asks for invalidation where the architecture needs it.
+    pub(super) tlbi: [AtomicU64; 2],
 }
 
 impl Platform for HostPlatform {
@@ -41,6 +45,15 @@ impl Platform for HostPlatform {
         self.memory
             .write(pa, buf, Some(Pas::NonSecure))
             .map_err(|f| NsAccessFault { pa: f.pa })
+    }
+
+    fn tlbi_range(&self, _vmid: u16, _ipa: u64, _size: u64) {
+        // Relaxed: a statistic, read after the calls complete.
+        self.tlbi[0].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn tlbi_vmid(&self, _vmid: u16) {
+        self.tlbi[1].fetch_add(1, Ordering::Relaxed);
     }
 
     fn cpu_features(&self) -> CpuFeatures {

@@ -1,24 +1,16 @@
 //! RMI_GRANULE_DELEGATE (spec B4.3.5) and RMI_GRANULE_UNDELEGATE (spec B4.3.6).
 
-use super::RmiError;
-use crate::granule::{Granule, GranuleState};
+use super::{granule_at, RmiError};
+use crate::granule::GranuleState;
 use crate::platform::Platform;
-use crate::{Rmm, GRANULE_SIZE};
-
-/// The granule at `addr`: conditions `gran_align` and `gran_bound`, both RMI_ERROR_INPUT.
-fn find<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<&Granule, RmiError> {
-    if !addr.is_multiple_of(GRANULE_SIZE) {
-        return Err(RmiError::INPUT); // gran_align
-    }
-    rmm.granules().get(addr).ok_or(RmiError::INPUT) // gran_bound
-}
+use crate::Rmm;
 
 /// RMI_GRANULE_DELEGATE: UNDELEGATED to DELEGATED, GPT entry NS to Realm.
 ///
 /// Failure conditions, unordered, all RMI_ERROR_INPUT: `gran_align`, `gran_bound`,
 /// `gran_state` (not UNDELEGATED), `gran_gpt` (GPT entry not NS: EL3 refuses).
 pub(super) fn delegate<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<(), RmiError> {
-    let granule = find(rmm, addr)?;
+    let granule = granule_at(rmm, addr)?; // gran_align, gran_bound
     let locked = granule
         .lock(GranuleState::Undelegated)
         .map_err(|_| RmiError::INPUT)?; // gran_state
@@ -38,7 +30,7 @@ pub(super) fn delegate<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<(), RmiEr
 /// `gran_state` (not DELEGATED). Success condition `gran_content` (wiped) holds because a
 /// DELEGATED granule is always zero.
 pub(super) fn undelegate<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<(), RmiError> {
-    let granule = find(rmm, addr)?;
+    let granule = granule_at(rmm, addr)?; // gran_align, gran_bound
     let locked = granule
         .lock(GranuleState::Delegated)
         .map_err(|_| RmiError::INPUT)?; // gran_state

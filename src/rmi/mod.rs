@@ -7,14 +7,19 @@ mod command;
 mod features;
 mod granule;
 pub mod params;
+mod realm;
+mod rtt;
 mod version;
 
 pub use command::Command;
 pub use features::{feature_register_0, MAX_RECS_ORDER};
 pub use version::{negotiate, InterfaceVersion, RMI_REVISIONS};
 
+use crate::granule::Granule;
 use crate::platform::Platform;
-use crate::Rmm;
+use crate::realm::Rd;
+use crate::rtt::{RttConfig, RttTree};
+use crate::{Rmm, GRANULE_SIZE};
 
 /// SMCCC NOT_SUPPORTED: x0 after a call to a function ID the RMM does not implement.
 pub const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
@@ -94,7 +99,7 @@ pub type Outputs = [u64; 4];
 ///
 /// x0 is the return code, then the command's outputs; unused output registers up to x3 are
 /// zero and x4..x7 keep their values unless they carry outputs (SMCCC 1.2).
-pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> [u64; 8] {
+pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
     let mut out = [0, 0, 0, 0, regs[4], regs[5], regs[6], regs[7]];
     // SMCCC: the function ID is W0; the SVE hint bit does not select a function.
     let fid = (regs[0] as u32) & !SMCCC_SVE_HINT;
@@ -108,6 +113,12 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> [u64; 8] {
         Command::Features => features::features(rmm, regs[1], &mut outputs),
         Command::GranuleDelegate => granule::delegate(rmm, regs[1]),
         Command::GranuleUndelegate => granule::undelegate(rmm, regs[1]),
+        Command::RealmCreate => realm::create(rmm, regs[1], regs[2]),
+        Command::RealmActivate => realm::activate(rmm, regs[1]),
+        Command::RealmDestroy => realm::destroy(rmm, regs[1]),
+        Command::RttCreate => rtt::create(rmm, cpu, regs[1], regs[2], regs[3], regs[4]),
+        Command::RttDestroy => rtt::destroy(rmm, cpu, regs[1], regs[2], regs[3], &mut outputs),
+        Command::RttReadEntry => rtt::read_entry(rmm, cpu, regs[1], regs[2], regs[3], &mut outputs),
         _ => {
             out[0] = SMCCC_NOT_SUPPORTED;
             return out;
@@ -117,4 +128,50 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> [u64; 8] {
     let n = command.output_count();
     out[1..=n].copy_from_slice(&outputs[..n]);
     out
+}
+
+/// The granule at `addr`: the `*_align` and `*_bound` failure conditions, RMI_ERROR_INPUT.
+fn granule_at<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<&Granule, RmiError> {
+    if !addr.is_multiple_of(GRANULE_SIZE) {
+        return Err(RmiError::INPUT); // *_align
+    }
+    rmm.granules().get(addr).ok_or(RmiError::INPUT) // *_bound
+}
+
+/// Copies the host's 4 KiB structure at `addr`: the `*_align`, `*_bound` (the structure is in
+/// delegable memory) and `*_pas` (it is Non-secure: a protection fault fails the copy)
+/// failure conditions, RMI_ERROR_INPUT.
+fn read_host_page<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<[u8; 4096], RmiError> {
+    granule_at(rmm, addr)?;
+    let mut page = [0u8; 4096];
+    rmm.platform()
+        .ns_read(addr, &mut page)
+        .map_err(|_| RmiError::INPUT)?; // *_pas
+    Ok(page)
+}
+
+/// The RTT tree of the realm whose RD is at `rd`, for CPU `cpu`: the `rd_align`, `rd_bound`
+/// and `rd_state` failure conditions, RMI_ERROR_INPUT. Reads the RD without locking it.
+fn realm_tree<P: Platform>(rmm: &Rmm<P>, cpu: usize, rd: u64) -> Result<RttTree, RmiError> {
+    granule_at(rmm, rd)?;
+    // The RD cannot be destroyed and reused while this walk is announced.
+    let _announced = rmm.cpu(cpu).announce_walk(rd);
+    if !rmm.realm_is_alive(rd) {
+        return Err(RmiError::INPUT); // rd_state
+    }
+    let realm = Rd::new(rmm.platform().granule(rd)).config();
+    // Validated by REALM_CREATE; the platform's PA width cannot have shrunk since.
+    let config = RttConfig::new(
+        realm.ipa_width.into(),
+        realm.rtt_level_start.into(),
+        realm.rtt_num_start,
+        rmm.platform().cpu_features().pa_bits.into(),
+    )
+    .map_err(|_| RmiError::INPUT)?;
+    Ok(RttTree {
+        rd,
+        base: realm.rtt_base,
+        vmid: realm.vmid,
+        config,
+    })
 }

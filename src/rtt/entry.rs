@@ -36,6 +36,11 @@
 //! | 58:56 | STATE 0          | STATE 1                            | STATE 2       |
 //! | 63:59 | 0                | 0                                  | 0             |
 //!
+//! A valid leaf (ASSIGNED with RIPAS RAM, ASSIGNED_NS) with bit 0 cleared is the same entry
+//! *breaking*: the hardware ignores it, lock-free readers see the same state, RIPAS and address
+//! ([`RttEntry::breaking`], for break-before-make). AF (bit 10) tells it from the other invalid
+//! encodings, which all have AF clear.
+//!
 //! RIPAS uses the RmiRipas encoding: 0 EMPTY, 1 RAM, 2 DESTROYED. A zeroed RTT is 512
 //! UNASSIGNED entries with RIPAS EMPTY. Any other value is refused by [`RttEntry::from_raw`].
 //!
@@ -134,6 +139,10 @@ const fn leaf_type(level: Level) -> u64 {
 /// Whether `raw` is one of the encodings in the module's layout table (level aside).
 const fn is_known(raw: u64) -> bool {
     let code = (raw & STATE_MASK) >> STATE_SHIFT;
+    if raw & (VALID | AF) == AF {
+        // A breaking leaf: a valid ASSIGNED or ASSIGNED_NS leaf with bit 0 cleared.
+        return matches!(code, CODE_ASSIGNED | CODE_ASSIGNED_NS) && is_known(raw | VALID);
+    }
     let ripas = (raw & RIPAS_MASK) >> RIPAS_SHIFT;
     if raw & VALID == 0 {
         match code {
@@ -274,7 +283,7 @@ impl RttEntry {
     pub const fn ripas(self) -> Option<Ripas> {
         match self.state() {
             RttEntryState::Unassigned | RttEntryState::Assigned => {
-                if self.0 & VALID != 0 {
+                if self.0 & (VALID | AF) != 0 {
                     return Some(Ripas::Ram);
                 }
                 Some(match (self.0 & RIPAS_MASK) >> RIPAS_SHIFT {
@@ -304,6 +313,16 @@ impl RttEntry {
     /// Whether this entry makes its RTT live (B3.64): ASSIGNED or TABLE.
     pub const fn makes_rtt_live(self) -> bool {
         self.state().makes_rtt_live()
+    }
+
+    /// This valid leaf with bit 0 cleared, for break-before-make: the hardware stops using it
+    /// while lock-free readers still see the same entry. Other entries are returned unchanged.
+    pub const fn breaking(self) -> RttEntry {
+        if self.is_hw_valid() && !matches!(self.state(), RttEntryState::Table) {
+            RttEntry(self.0 & !VALID)
+        } else {
+            self
+        }
     }
 
     /// Whether the hardware walker uses this descriptor (bit 0): changing or removing it
@@ -338,8 +357,8 @@ impl RttEntry {
             RttEntryState::Unassigned | RttEntryState::UnassignedNs => true,
             RttEntryState::Table => level.can_hold_table(),
             RttEntryState::Assigned | RttEntryState::AssignedNs => {
-                let type_ok =
-                    !self.is_hw_valid() || (self.0 & TABLE_OR_PAGE != 0) == level.is_page();
+                let leaf = self.0 & (VALID | AF) != 0;
+                let type_ok = !leaf || (self.0 & TABLE_OR_PAGE != 0) == level.is_page();
                 level.can_hold_block_or_page() && level.is_aligned(self.0 & OA_MASK) && type_ok
             }
         }

@@ -201,7 +201,8 @@ fn every_ripas_survives_every_leaf_level() {
     }
 }
 
-/// For every level an entry is valid at, the constructors rebuild exactly its bits.
+/// For every level an entry is valid at, the constructors rebuild exactly its bits (a breaking
+/// leaf: the constructors rebuild its valid form).
 fn assert_canonical(e: RttEntry) {
     for level in LEVELS {
         if !e.is_valid_at(level) {
@@ -215,6 +216,8 @@ fn assert_canonical(e: RttEntry) {
             RttEntryState::Assigned => RttEntry::assigned(addr, e.ripas().unwrap(), level),
             RttEntryState::AssignedNs => RttEntry::assigned_ns(e.read_entry().desc, level),
         };
+        let breaking = e.raw() & 0x401 == 0x400;
+        let rebuilt = rebuilt.map(|r| if breaking { r.breaking() } else { r });
         assert_eq!(rebuilt, Some(e), "{:#x} at {level:?}", e.raw());
     }
 }
@@ -273,11 +276,34 @@ fn single_bit_flips_of_valid_encodings() {
             if poke(raw) {
                 // Only an address, RIPAS, STATE, type or host attribute bit may flip into
                 // another known encoding: RIPAS 0x60, MemAttr[2:0] 0x1c, S2AP 0xc0,
-                // SH 0x300, page/table 0x2.
-                let fields = OA_MASK | 0x60 | 0x1c | 0xc0 | 0x300 | 0x2;
+                // SH 0x300, page/table 0x2; and bit 0 of a valid leaf (its breaking form).
+                let fields = OA_MASK | 0x60 | 0x1c | 0xc0 | 0x300 | 0x2 | 0x1;
                 let allowed = fields | (0x7 << STATE_SHIFT);
                 assert_ne!((1 << bit) & allowed, 0, "{e:?} bit {bit}");
             }
+        }
+    }
+}
+
+#[test]
+fn breaking_leaves_keep_their_meaning_for_readers() {
+    for (e, levels) in samples() {
+        let b = e.breaking();
+        let leaf = e.is_hw_valid() && e.state() != RttEntryState::Table;
+        assert_eq!(b.raw(), if leaf { e.raw() & !1 } else { e.raw() }, "{e:?}");
+        assert!(!leaf || !b.is_hw_valid());
+        let decoded = RttEntry::from_raw(b.raw()).unwrap();
+        assert_eq!(
+            (decoded.state(), decoded.ripas(), decoded.output_address()),
+            (e.state(), e.ripas(), e.output_address())
+        );
+        assert_eq!(
+            (decoded.mem_attr(), decoded.s2ap()),
+            (e.mem_attr(), e.s2ap())
+        );
+        assert_eq!(decoded.read_entry(), e.read_entry(), "{e:?}");
+        for (level, ok) in LEVELS.into_iter().zip(levels) {
+            assert_eq!(decoded.is_valid_at(level), ok, "{e:?} at {level:?}");
         }
     }
 }

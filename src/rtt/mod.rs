@@ -1,7 +1,7 @@
 //! Realm Translation Tables: stage-2 tables in the Armv8 descriptor format (spec A5.5).
 //!
-//! Pure functions on descriptors and addresses; reading and writing RTT memory, locking and
-//! TLB maintenance belong to the walker that uses them.
+//! Pure functions on descriptors and addresses, and the walker that reads and writes RTT
+//! memory ([`walk`](self::lock_table): its module documentation is the concurrency design).
 //!
 //! - [`Level`], [`RttConfig`]: per-level address arithmetic and a realm's stage-2 shape
 //!   (IPA width, starting level, concatenated starting-level RTTs; B3.55 RttConfigIsValid).
@@ -17,6 +17,7 @@ mod entry;
 mod geometry;
 mod state;
 mod table;
+mod walk;
 
 #[cfg(all(test, not(loom)))]
 mod entry_tests;
@@ -34,3 +35,4 @@ pub use table::{
     rtt_all_entries_contiguous, rtt_all_entries_ripas, rtt_all_entries_state, rtt_fold,
     rtt_is_homogeneous, rtt_is_live, unfold_entry,
 };
+pub use walk::{lock_table, read_entry, write_entry, LockedTable, RttTree, WalkResult};

@@ -58,3 +58,114 @@ pub const OWNED_STATES: [GranuleState; 5] = [
     GranuleState::Data,
     GranuleState::Rtt,
 ];
+
+pub const RMI_DATA_CREATE: u64 = 0xC400_0153;
+pub const RMI_DATA_CREATE_UNKNOWN: u64 = 0xC400_0154;
+pub const RMI_DATA_DESTROY: u64 = 0xC400_0155;
+pub const RMI_REALM_ACTIVATE: u64 = 0xC400_0157;
+pub const RMI_REALM_CREATE: u64 = 0xC400_0158;
+pub const RMI_REALM_DESTROY: u64 = 0xC400_0159;
+pub const RMI_RTT_CREATE: u64 = 0xC400_015D;
+pub const RMI_RTT_DESTROY: u64 = 0xC400_015E;
+pub const RMI_RTT_MAP_UNPROTECTED: u64 = 0xC400_015F;
+pub const RMI_RTT_READ_ENTRY: u64 = 0xC400_0161;
+pub const RMI_RTT_UNMAP_UNPROTECTED: u64 = 0xC400_0162;
+pub const RMI_RTT_FOLD: u64 = 0xC400_0166;
+pub const RMI_RTT_INIT_RIPAS: u64 = 0xC400_0168;
+
+pub const ERROR_REALM: u64 = 2;
+pub const ERROR_REC: u64 = 3;
+
+/// RMI_ERROR_RTT at `level`, as x0 encodes it.
+pub const fn error_rtt(level: u64) -> u64 {
+    4 | level << 8
+}
+
+/// Realm parameters for a 39-bit IPA space starting at level 1 with one starting-level RTT
+/// (level 1 covers 512 GiB per table: 2^39), VMID 1, SHA-256.
+pub fn realm_params(rtt_base: u64) -> rmm::rmi::params::RealmParams {
+    use rmm::measurement::HashAlgorithm;
+    use rmm::rmi::params::{RealmFlags, RealmParams};
+    RealmParams {
+        flags: RealmFlags::from_bits(0),
+        s2sz: 39,
+        sve_vl: 0,
+        num_bps: 1,
+        num_wps: 1,
+        pmu_num_ctrs: 0,
+        hash_algo: HashAlgorithm::Sha256,
+        rpv: [0x11; 64],
+        vmid: 1,
+        rtt_base,
+        rtt_level_start: 1,
+        rtt_num_start: 1,
+    }
+}
+
+/// Writes `params` as an RmiRealmParams page at `pa` (Non-secure).
+pub fn write_realm_params(m: &Machine, pa: u64, params: &rmm::rmi::params::RealmParams) {
+    let mut page = [0u8; 4096];
+    params.write_to(&mut page);
+    m.ns_write(pa, &page).unwrap();
+}
+
+/// Granules of BANK1 handed out in order, for tests that build realms.
+pub struct Granules(u64);
+
+impl Granules {
+    pub fn new() -> Self {
+        Granules(BANK1.0)
+    }
+
+    /// The next unused granule, left UNDELEGATED.
+    pub fn ns(&mut self) -> u64 {
+        let pa = self.0;
+        assert!(pa < BANK1.0 + BANK1.1, "test ran out of granules");
+        self.0 += GRANULE;
+        pa
+    }
+
+    /// The next unused granule, delegated.
+    pub fn delegated(&mut self, m: &Machine) -> u64 {
+        let pa = self.ns();
+        assert_eq!(delegate(m, pa), SUCCESS);
+        pa
+    }
+}
+
+impl Default for Granules {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A realm built by [`new_realm`]: its RD, starting-level RTT and parameters page.
+pub struct TestRealm {
+    pub rd: u64,
+    pub rtt: u64,
+    pub params: u64,
+}
+
+/// Creates a realm with [`realm_params`] from fresh granules (state NEW).
+pub fn new_realm(m: &Machine, g: &mut Granules) -> TestRealm {
+    let params = g.ns();
+    let rd = g.delegated(m);
+    let rtt = g.delegated(m);
+    write_realm_params(m, params, &realm_params(rtt));
+    assert_eq!(rmi(m, RMI_REALM_CREATE, &[rd, params])[0], SUCCESS);
+    TestRealm { rd, rtt, params }
+}
+
+/// RMI_RTT_CREATE of a fresh delegated granule as the level-`level` RTT for `ipa`.
+pub fn create_rtt(m: &Machine, g: &mut Granules, rd: u64, ipa: u64, level: u64) -> u64 {
+    let rtt = g.delegated(m);
+    let out = rmi(m, RMI_RTT_CREATE, &[rd, rtt, ipa, level]);
+    assert_eq!(out[0], SUCCESS, "RTT_CREATE {ipa:#x} level {level}");
+    rtt
+}
+
+/// RMI_RTT_READ_ENTRY: (x0, walk level, state, desc, ripas).
+pub fn read_entry(m: &Machine, rd: u64, ipa: u64, level: u64) -> [u64; 5] {
+    let out = rmi(m, RMI_RTT_READ_ENTRY, &[rd, ipa, level]);
+    [out[0], out[1], out[2], out[3], out[4]]
+}

@@ -1,0 +1,226 @@
+//! Walking a realm's RTTs (spec A5.5.10): without locks for readers, one locked table for
+//! writers.
+//!
+//! # Design
+//!
+//! **Entries.** An RTT is a granule of 512 descriptors, each one 64-bit word read and written
+//! with single-copy-atomic loads and stores, as the hardware walker also reads them. A reader
+//! therefore always sees a whole descriptor, old or new, never a mix. Entry stores are Release
+//! and entry loads Acquire: a TABLE entry is stored only after its child table is filled, so a
+//! reader that follows it sees the child's entries.
+//!
+//! **Writers lock one table.** A command that changes entries walks to the table that holds
+//! them without locks, then `try_lock`s that table's granule and walks again to check the
+//! table is still the one reached for that IPA and level (it may have been destroyed and its
+//! granule reused meanwhile). Only the entries of a locked table change. A table's place in the
+//! tree cannot change while it is locked: unlinking it (RTT_DESTROY, RTT_FOLD) needs its own
+//! lock too, and its ancestors cannot be unlinked while they hold a TABLE entry (they are
+//! live). So a writer never locks the root on every walk, and writers on different tables of
+//! one realm run in parallel.
+//!
+//! **Readers lock nothing.** A reader (RTT_READ_ENTRY; later the realm fault path and
+//! RSI_IPA_STATE_GET) announces its walk on its CPU ([`crate::percpu`]), checks the realm is
+//! still alive, walks, and reads one entry: a consistent value by single-copy atomicity.
+//!
+//! **No table is reused under a reader.** A table can only be unlinked when it is not live
+//! (no ASSIGNED or TABLE entry: its granule REFCOUNT, kept equal to that count, is zero) and
+//! while its parent and itself are locked. After storing the parent's new entry, the destroyer
+//! calls [`crate::percpu::quiesce`], which waits for every walk of the realm announced before
+//! the unlink; only then is the granule wiped and made DELEGATED. Realm destruction does the
+//! same for the starting-level tables and the RD after marking the RD as dying. An announced
+//! CPU never waits for a lock (it uses `try_lock`, and on contention ends its announcement
+//! before waiting), so a destroyer that holds locks while it quiesces cannot deadlock.
+//!
+//! **Lock order.** RD, then RTTs from the root towards the leaves (a parent before its child),
+//! then the granule a command moves to or from DELEGATED (new RTT, DATA, REC, REC_AUX), several
+//! of those in ascending PA order. [`crate::granule::Granule::lock`] fails at once on a wrong
+//! state, and announced walkers only `try_lock`, so waiting happens only along this order.
+//!
+//! **Counts.** Each RTT granule's REFCOUNT is the number of its entries that make it live
+//! (ASSIGNED or TABLE). [`LockedTable::set`] keeps it exact, so RTT_DESTROY decides liveness in
+//! O(1), and RTT_FOLD rejects a table that is neither all-live nor all-non-live in O(1).
+
+use super::{Level, RttConfig, RttEntry, RttEntryState, RTT_ENTRIES};
+use crate::granule::{GranuleState, LockedGranule, TryLockError};
+use crate::platform::{GranuleMemory, Platform};
+use crate::sync::Ordering;
+use crate::{Rmm, GRANULE_SIZE};
+
+/// A realm's RTT tree: where its starting-level tables are, and its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RttTree {
+    /// PA of the realm's RD.
+    pub rd: u64,
+    /// PA of the first starting-level RTT.
+    pub base: u64,
+    /// The realm's VMID, for TLB maintenance.
+    pub vmid: u16,
+    /// IPA width, starting level, number of starting-level RTTs.
+    pub config: RttConfig,
+}
+
+/// Where a walk stopped (RmmRttWalkResult, A5.5.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkResult {
+    /// The level of the entry the walk reached.
+    pub level: Level,
+    /// PA of the RTT that holds the entry.
+    pub table: u64,
+    /// Index of the entry in that RTT.
+    pub index: usize,
+    /// The entry.
+    pub entry: RttEntry,
+}
+
+impl WalkResult {
+    /// The IPA of entry `index` of the table this walk reached, for an `ipa` it covers.
+    pub fn entry_ipa(&self, ipa: u64, index: usize) -> u64 {
+        let table_span_shift = self.level.shift() + super::RTT_STRIDE;
+        let table_base = ipa >> table_span_shift << table_span_shift;
+        table_base + ((index as u64) << self.level.shift())
+    }
+
+    /// RttSkipNonLiveEntries (B3.76) on the table this walk reached, from `ipa`: the IPA of the
+    /// first live entry (ASSIGNED, ASSIGNED_NS or TABLE) at or after `ipa`'s, or the IPA just
+    /// past the table.
+    pub fn skip_non_live(&self, mem: &GranuleMemory, ipa: u64) -> u64 {
+        let first = self.level.entry_index(ipa);
+        let live = (first..RTT_ENTRIES).find(|&i| read_entry(mem, i, self.level).is_live());
+        self.entry_ipa(ipa, live.unwrap_or(RTT_ENTRIES))
+    }
+}
+
+/// Reads entry `index` of an RTT at `level`.
+pub fn read_entry(mem: &GranuleMemory, index: usize, level: Level) -> RttEntry {
+    // Acquire: pairs with the Release in `write_entry`; a TABLE entry's child is filled.
+    let raw = mem[index].load(Ordering::Acquire);
+    RttEntry::from_raw_at(raw, level).expect("RTT entries are written only by the RMM")
+}
+
+/// Writes entry `index` of an RTT; the caller holds the table (its lock, or it is not linked).
+pub fn write_entry(mem: &GranuleMemory, index: usize, entry: RttEntry) {
+    // Release: pairs with the Acquire in `read_entry`.
+    mem[index].store(entry.raw(), Ordering::Release)
+}
+
+impl RttTree {
+    /// The starting-level RTT and entry index for `ipa`, which is in the realm's IPA space.
+    fn start(&self, ipa: u64) -> (u64, usize) {
+        let (table, index) = self.config.start_entry(ipa).unwrap_or_default();
+        (self.base + table as u64 * GRANULE_SIZE, index)
+    }
+
+    /// Walks towards `level` for `ipa` without locks (RttWalk, B3.78): stops at `level` or at
+    /// the first entry that is not TABLE.
+    ///
+    /// The caller has announced a walk of this realm and checked it is alive (or holds a lock
+    /// that keeps the tables on the path in place), and `ipa` is in the realm's IPA space.
+    pub fn walk<P: Platform>(&self, platform: &P, ipa: u64, level: Level) -> WalkResult {
+        let (mut table, mut index) = self.start(ipa);
+        let mut at = self.config.start_level();
+        loop {
+            let entry = read_entry(platform.granule(table), index, at);
+            let next = match (entry.state(), at.child()) {
+                (RttEntryState::Table, Some(child)) if at != level => child,
+                _ => {
+                    return WalkResult {
+                        level: at,
+                        table,
+                        index,
+                        entry,
+                    }
+                }
+            };
+            table = entry.output_address().unwrap_or_default();
+            at = next;
+            index = at.entry_index(ipa);
+        }
+    }
+}
+
+/// An RTT whose lock is held, reached by a walk.
+pub struct LockedTable<'a> {
+    /// The walk that reached it.
+    pub walk: WalkResult,
+    granule: LockedGranule<'a>,
+    mem: &'a GranuleMemory,
+}
+
+impl<'a> LockedTable<'a> {
+    /// The table's memory.
+    pub fn memory(&self) -> &'a GranuleMemory {
+        self.mem
+    }
+
+    /// Entry `index`.
+    pub fn entry(&self, index: usize) -> RttEntry {
+        read_entry(self.mem, index, self.walk.level)
+    }
+
+    /// Sets entry `index`, keeping the table's count of live entries exact.
+    pub fn set(&self, index: usize, entry: RttEntry) {
+        let old = self.entry(index);
+        match (old.state().makes_rtt_live(), entry.state().makes_rtt_live()) {
+            (false, true) => self.granule.get_ref(),
+            // The table's own lock is held: the count cannot reach zero under another CPU.
+            (true, false) => self.granule.put_ref(),
+            _ => {}
+        }
+        write_entry(self.mem, index, entry);
+    }
+
+    /// The number of entries that make the table live (ASSIGNED or TABLE).
+    pub fn live_entries(&self) -> u64 {
+        self.granule.refcount()
+    }
+
+    /// Unlocks the table and moves its granule to `state` (RTT_DESTROY, RTT_FOLD, realm
+    /// destruction). The caller has unlinked it, quiesced walkers and wiped it.
+    pub fn transition(self, state: GranuleState) {
+        self.granule.transition(state)
+    }
+}
+
+/// Locks the RTT where a walk for `ipa` towards `level` stops, on behalf of CPU `cpu`: the
+/// table holding the level-`level` entry, or a shallower one whose entry is not TABLE.
+///
+/// Returns `None` if the realm at `tree.rd` is no longer alive. `ipa` is in the realm's IPA
+/// space and `level` is valid for it.
+pub fn lock_table<'a, P: Platform>(
+    rmm: &'a Rmm<P>,
+    cpu: usize,
+    tree: &RttTree,
+    ipa: u64,
+    level: Level,
+) -> Option<LockedTable<'a>> {
+    loop {
+        let announced = rmm.cpu(cpu).announce_walk(tree.rd);
+        if !rmm.realm_is_alive(tree.rd) {
+            return None;
+        }
+        let walk = tree.walk(rmm.platform(), ipa, level);
+        let granule = rmm.granules().get(walk.table)?;
+        match granule.try_lock(GranuleState::Rtt) {
+            Ok(locked) => {
+                // Still the table a walk reaches? It may have been unlinked and reused between
+                // the walk and the lock; once locked it cannot be unlinked.
+                let again = tree.walk(rmm.platform(), ipa, level);
+                drop(announced);
+                if again.table == walk.table && again.level == walk.level {
+                    return Some(LockedTable {
+                        walk: again,
+                        granule: locked,
+                        mem: rmm.platform().granule(walk.table),
+                    });
+                }
+            }
+            Err(TryLockError::Locked) => {
+                // Never wait while announced: a destroyer holding this lock may be waiting
+                // for our announcement to end.
+                drop(announced);
+                granule.wait_unlocked(GranuleState::Rtt);
+            }
+            Err(TryLockError::State(_)) => {}
+        }
+    }
+}
