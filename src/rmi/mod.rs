@@ -4,11 +4,15 @@
 //! command checks its failure conditions first, in the spec's order, and only then has effects.
 
 mod command;
+mod data;
 mod features;
 mod granule;
 pub mod params;
 mod realm;
+mod ripas;
 mod rtt;
+mod rtt_fold;
+mod rtt_unprotected;
 mod version;
 
 pub use command::Command;
@@ -119,6 +123,13 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -
         Command::RttCreate => rtt::create(rmm, cpu, regs[1], regs[2], regs[3], regs[4]),
         Command::RttDestroy => rtt::destroy(rmm, cpu, regs[1], regs[2], regs[3], &mut outputs),
         Command::RttReadEntry => rtt::read_entry(rmm, cpu, regs[1], regs[2], regs[3], &mut outputs),
+        Command::RttMapUnprotected => rtt_unprotected::map(rmm, cpu, regs, &mut outputs),
+        Command::RttUnmapUnprotected => rtt_unprotected::unmap(rmm, cpu, regs, &mut outputs),
+        Command::RttFold => rtt_fold::fold(rmm, cpu, regs, &mut outputs),
+        Command::DataCreate => data::create(rmm, cpu, regs),
+        Command::DataCreateUnknown => data::create_unknown(rmm, cpu, regs),
+        Command::DataDestroy => data::destroy(rmm, cpu, regs, &mut outputs),
+        Command::RttInitRipas => ripas::init(rmm, cpu, regs, &mut outputs),
         _ => {
             out[0] = SMCCC_NOT_SUPPORTED;
             return out;
@@ -159,6 +170,12 @@ fn realm_tree<P: Platform>(rmm: &Rmm<P>, cpu: usize, rd: u64) -> Result<RttTree,
     if !rmm.realm_is_alive(rd) {
         return Err(RmiError::INPUT); // rd_state
     }
+    tree_of(rmm, rd)
+}
+
+/// The RTT tree of the realm whose RD is at `rd`; the caller holds the RD's lock, or has
+/// announced a walk of it and checked it is alive.
+fn tree_of<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<RttTree, RmiError> {
     let realm = Rd::new(rmm.platform().granule(rd)).config();
     // Validated by REALM_CREATE; the platform's PA width cannot have shrunk since.
     let config = RttConfig::new(

@@ -90,6 +90,19 @@ impl WalkResult {
     }
 }
 
+impl WalkResult {
+    /// RttSkipEntriesWithRipas (B3.75) with `stop_at_destroyed` false, on the table this walk
+    /// reached: from `base`, the IPA of the first TABLE entry, or the IPA just past the table,
+    /// or `top` if smaller; aligned down to the walk's level.
+    pub fn skip_entries_with_ripas(&self, mem: &GranuleMemory, base: u64, top: u64) -> u64 {
+        let first = self.level.entry_index(base);
+        let table = (first..RTT_ENTRIES)
+            .find(|&i| read_entry(mem, i, self.level).state() == RttEntryState::Table);
+        let end = self.entry_ipa(base, table.unwrap_or(RTT_ENTRIES));
+        self.level.align_down(end.min(top))
+    }
+}
+
 /// Reads entry `index` of an RTT at `level`.
 pub fn read_entry(mem: &GranuleMemory, index: usize, level: Level) -> RttEntry {
     // Acquire: pairs with the Release in `write_entry`; a TABLE entry's child is filled.

@@ -1,0 +1,81 @@
+//! RMI_RTT_INIT_RIPAS (spec B4.3.18).
+
+use super::{granule_at, tree_of, Outputs, RmiError};
+use crate::granule::GranuleState;
+use crate::measurement::{rim_extend_ripas, HashAlgorithm, Measurement};
+use crate::platform::Platform;
+use crate::realm::{Rd, RealmState};
+use crate::rtt::{lock_table, Level, Ripas, RttEntryState};
+use crate::{Rmm, GRANULE_SIZE};
+
+/// RMI_RTT_INIT_RIPAS: x1 rd, x2 base, x3 top. Sets RIPAS RAM from `base` up to `walk_top`
+/// (RttSkipEntriesWithRipas: the first TABLE entry, the end of the RTT the walk reached, or
+/// `top`) for a NEW realm, and extends the RIM once per entry (B4.3.18.4). Output: x1 out_top.
+///
+/// Failure conditions: `rd_align`, `rd_bound`, `rd_state`, `size_valid`, `top_bound`,
+/// `top_gran_align` (RMI_ERROR_INPUT); `realm_state` (RMI_ERROR_REALM) after the RD checks;
+/// `base_align` (`base` not aligned to the walk's level), `rtte_state` (the entry at `base`
+/// is not UNASSIGNED), `no_progress` (`walk_top` == `base`): RMI_ERROR_RTT at the walk's level,
+/// after the RD checks, `no_progress` also after `top_gran_align`.
+pub(super) fn init<P: Platform>(
+    rmm: &Rmm<P>,
+    cpu: usize,
+    regs: &[u64; 8],
+    out: &mut Outputs,
+) -> Result<(), RmiError> {
+    let [_, rd, base, top, ..] = *regs;
+    // The RD lock orders RIM extensions.
+    let _rd = granule_at(rmm, rd)?
+        .lock(GranuleState::Rd)
+        .map_err(|_| RmiError::INPUT)?; // rd_align, rd_bound, rd_state
+    let realm = Rd::new(rmm.platform().granule(rd));
+    let tree = tree_of(rmm, rd)?;
+    if top <= base {
+        return Err(RmiError::INPUT); // size_valid
+    }
+    if !tree
+        .config
+        .addr_is_protected(top.wrapping_sub(GRANULE_SIZE))
+    {
+        return Err(RmiError::INPUT); // top_bound
+    }
+    if !top.is_multiple_of(GRANULE_SIZE) {
+        return Err(RmiError::INPUT); // top_gran_align
+    }
+    if realm.state() != RealmState::New {
+        return Err(RmiError::realm(0)); // realm_state
+    }
+    // `base` < `top` - 4 KiB + 1 is protected, so in the IPA space.
+    let table = lock_table(rmm, cpu, &tree, base, Level::PAGE).ok_or(RmiError::INPUT)?;
+    let walk = table.walk;
+    let walk_error = RmiError::rtt(walk.level.get() as u8);
+    if !walk.level.is_aligned(base) {
+        return Err(walk_error); // base_align
+    }
+    if walk.entry.state() != RttEntryState::Unassigned {
+        return Err(walk_error); // rtte_state
+    }
+    let walk_top = walk.skip_entries_with_ripas(table.memory(), base, top);
+    if walk_top == base {
+        return Err(walk_error); // no_progress
+    }
+
+    let algo = HashAlgorithm::from_rmi(realm.config().hash_algo).ok_or(RmiError::INPUT)?;
+    let mut rim = Measurement::from_bytes(realm.measurement(0));
+    rim_extend_ripas(algo, &mut rim, base, walk_top, walk.level.get().into())
+        .map_err(|_| RmiError::INPUT)?;
+    let size = walk.level.size();
+    let mut ipa = base;
+    while ipa < walk_top {
+        let index = walk.level.entry_index(ipa);
+        // Not TABLE (walk_top stops before one), so it has a RIPAS. Invalid to valid (an
+        // ASSIGNED entry becoming RAM) needs no TLB maintenance.
+        if let Some(entry) = table.entry(index).with_ripas(Ripas::Ram, walk.level) {
+            table.set(index, entry);
+        }
+        ipa += size;
+    }
+    realm.set_measurement(0, rim.as_bytes());
+    out[0] = walk_top;
+    Ok(())
+}
