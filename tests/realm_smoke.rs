@@ -63,10 +63,20 @@ fn realm_with_data_measured_and_torn_down() {
     let realm = new_realm(&m, &mut g);
     create_rtt(&m, &mut g, realm.rd, 0x4000_0000, 2);
     let l3 = create_rtt(&m, &mut g, realm.rd, 0x4000_0000, 3);
-    let out = rmi(&m, RMI_RTT_INIT_RIPAS, &[realm.rd, 0x4000_0000, 0x4000_2000]);
+    let out = rmi(
+        &m,
+        RMI_RTT_INIT_RIPAS,
+        &[realm.rd, 0x4000_0000, 0x4000_2000],
+    );
     assert_eq!(out[..2], [SUCCESS, 0x4000_2000]);
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_1000, 3), [SUCCESS, 3, 0, 0, 1]);
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_2000, 3), [SUCCESS, 3, 0, 0, 0]);
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_1000, 3),
+        [SUCCESS, 3, 0, 0, 1]
+    );
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_2000, 3),
+        [SUCCESS, 3, 0, 0, 0]
+    );
 
     let src = g.ns();
     m.ns_write(src, &[0x5a; GRANULE as usize]).unwrap();
@@ -74,14 +84,24 @@ fn realm_with_data_measured_and_torn_down() {
     let out = rmi(&m, RMI_DATA_CREATE, &[realm.rd, data, 0x4000_0000, src, 1]);
     assert_eq!(out[0], SUCCESS);
     // ASSIGNED, RIPAS RAM: a valid page descriptor (layout in src/rtt/entry.rs) to `data`.
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_0000, 3), [SUCCESS, 3, 1, data, 1]);
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_0000, 3),
+        [SUCCESS, 3, 1, data, 1]
+    );
     let mut copied = [0u8; GRANULE as usize];
     m.debug_read(data, &mut copied).unwrap();
     assert!(copied.iter().all(|&b| b == 0x5a));
     let unknown = g.delegated(&m);
-    let out = rmi(&m, RMI_DATA_CREATE_UNKNOWN, &[realm.rd, unknown, 0x4000_3000]);
+    let out = rmi(
+        &m,
+        RMI_DATA_CREATE_UNKNOWN,
+        &[realm.rd, unknown, 0x4000_3000],
+    );
     assert_eq!(out[0], SUCCESS);
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_3000, 3), [SUCCESS, 3, 1, unknown, 0]);
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_3000, 3),
+        [SUCCESS, 3, 1, unknown, 0]
+    );
     // Not in a NEW realm any more: DATA_CREATE is refused, DATA_CREATE_UNKNOWN is not.
     assert_eq!(rmi(&m, RMI_REALM_ACTIVATE, &[realm.rd])[0], SUCCESS);
     let late = g.delegated(&m);
@@ -91,12 +111,25 @@ fn realm_with_data_measured_and_torn_down() {
     // Tear down: `top` is the next live entry, then past the table.
     let out = rmi(&m, RMI_DATA_DESTROY, &[realm.rd, 0x4000_0000]);
     assert_eq!(out[..3], [SUCCESS, data, 0x4000_3000]);
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_0000, 3), [SUCCESS, 3, 0, 0, 2]);
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_0000, 3),
+        [SUCCESS, 3, 0, 0, 2]
+    );
     let out = rmi(&m, RMI_DATA_DESTROY, &[realm.rd, 0x4000_3000]);
     assert_eq!(out[..3], [SUCCESS, unknown, 0x4020_0000]);
-    assert_eq!(read_entry(&m, realm.rd, 0x4000_3000, 3), [SUCCESS, 3, 0, 0, 0]);
-    assert_eq!(m.tlb_invalidations().0, 1, "only the valid page needed invalidation");
-    assert_eq!(rmi(&m, RMI_RTT_DESTROY, &[realm.rd, 0x4000_0000, 3])[..2], [SUCCESS, l3]);
+    assert_eq!(
+        read_entry(&m, realm.rd, 0x4000_3000, 3),
+        [SUCCESS, 3, 0, 0, 0]
+    );
+    assert_eq!(
+        m.tlb_invalidations().0,
+        1,
+        "only the valid page needed invalidation"
+    );
+    assert_eq!(
+        rmi(&m, RMI_RTT_DESTROY, &[realm.rd, 0x4000_0000, 3])[..2],
+        [SUCCESS, l3]
+    );
     for pa in [data, unknown] {
         assert_eq!(m.granule_state(pa), Some(GranuleState::Delegated));
         assert_eq!(undelegate(&m, pa), SUCCESS);

@@ -12,7 +12,9 @@
 //! | 4     | LOCK     | set while one CPU holds the granule ([`Granule::lock`])            |
 //! | 5     | RETIRING | set by the holder of an object lock-free readers use (an RD) before |
 //! |       |          | tearing it down; cleared by the next transition                    |
-//! | 31:6  | reserved | zero                                                               |
+//! | 7:6   | reserved | zero                                                               |
+//! | 31:8  | OWNER    | CPU index + 1 of the CPU that has claimed the granule (a running   |
+//! |       |          | REC, [`Granule::claim`]); 0 when unclaimed                          |
 //! | 63:32 | REFCOUNT | references held on the granule; its meaning depends on the state   |
 //!
 //! # Who may change what
@@ -25,6 +27,11 @@
 //! - **STATE** changes only while LOCK is held and REFCOUNT is zero, and only along the arcs of
 //!   spec A2.2.3.2 ([`GranuleState::may_become`]). The new state is published by the same CAS
 //!   that clears LOCK.
+//! - **OWNER** is set by [`Granule::claim`], a CAS from an unlocked, unclaimed word, and
+//!   cleared by dropping the [`Claimed`] guard with one Release store: while a granule is
+//!   claimed no other CPU writes its word ([`Granule::lock`] fails at once on a claimed
+//!   granule instead of waiting, since a realm may run for long). Claim and lock exclude each
+//!   other, so the object's contents have one user at a time.
 //! - **RETIRING** is set only by the lock holder ([`LockedGranule::retire`]) and cleared by
 //!   the transition that ends the lock. Lock-free readers check it with
 //!   [`Granule::is_live_as`].
@@ -54,7 +61,7 @@ mod table;
 mod word;
 
 pub use table::{BankError, GranuleTable};
-pub use word::{Granule, LockedGranule, TryLockError};
+pub use word::{ClaimError, Claimed, Granule, LockedGranule, TryLockError};
 
 /// The lifecycle state of a granule (spec A2.2.3.1, RmmGranuleState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,6 +9,8 @@ use crate::sync::{spin_loop, AtomicU64, Ordering};
 const STATE_MASK: u64 = 0xf;
 const LOCK: u64 = 1 << 4;
 const RETIRING: u64 = 1 << 5;
+const OWNER_SHIFT: u32 = 8;
+const OWNER_MASK: u64 = 0xff_ffff << OWNER_SHIFT;
 const REFCOUNT_SHIFT: u32 = 32;
 const REFCOUNT_ONE: u64 = 1 << REFCOUNT_SHIFT;
 
@@ -64,7 +66,8 @@ impl Granule {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             let state = state_of(word);
-            if state != expected {
+            if state != expected || word & OWNER_MASK != 0 {
+                // A claimed granule (a running REC) is not waited for: see `claim`.
                 return Err(state);
             }
             if word & LOCK != 0 {
@@ -130,12 +133,90 @@ impl Granule {
         }
     }
 
+    /// Claims the granule for CPU `cpu` if its state is `expected` and it is neither claimed
+    /// nor about to be locked: one CAS (REC_ENTER's claim of a REC). Waits only for a lock
+    /// holder, which never runs a realm.
+    ///
+    /// While claimed, no other CPU writes the word: [`Granule::lock`] and
+    /// [`Granule::lock_unclaimed`] fail at once without writing, so [`Claimed`] releases the
+    /// claim with one store.
+    pub fn claim(&self, expected: GranuleState, cpu: usize) -> Result<Claimed<'_>, ClaimError> {
+        let owner = (cpu as u64 + 1) << OWNER_SHIFT;
+        debug_assert_eq!(owner & !OWNER_MASK, 0, "CPU index too large for OWNER");
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            let state = state_of(word);
+            if state != expected {
+                return Err(ClaimError::State(state));
+            }
+            if word & OWNER_MASK != 0 {
+                return Err(ClaimError::Claimed);
+            }
+            if word & LOCK != 0 {
+                spin_loop();
+                word = self.word.load(Ordering::Relaxed);
+                continue;
+            }
+            // Acquire: pairs with the Release of the last unlock or claim release, so the
+            // claimer sees the object as its last user left it.
+            match self.word.compare_exchange_weak(
+                word,
+                word | owner,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Ok(Claimed {
+                        granule: self,
+                        unclaimed: word,
+                    })
+                }
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Locks the granule if its state is `expected` and it is not claimed; a claimed granule
+    /// fails at once with [`ClaimError::Claimed`] (a running REC gives RMI_ERROR_REC).
+    pub fn lock_unclaimed(&self, expected: GranuleState) -> Result<LockedGranule<'_>, ClaimError> {
+        match self.lock(expected) {
+            Ok(locked) => Ok(locked),
+            Err(state) if state != expected => Err(ClaimError::State(state)),
+            Err(_) => Err(ClaimError::Claimed),
+        }
+    }
+
     /// Drops a reference taken with [`LockedGranule::get_ref`]; needs no lock.
     pub fn put_ref(&self) {
         // Release: pairs with the Acquire in `LockedGranule::refcount`, so a holder that reads
         // zero sees everything this reference's owner did before dropping it.
         let old = self.word.fetch_sub(REFCOUNT_ONE, Ordering::Release);
         debug_assert!(old >= REFCOUNT_ONE, "granule refcount underflow");
+    }
+}
+
+/// Why [`Granule::claim`] or [`Granule::lock_unclaimed`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimError {
+    /// The granule is in another state.
+    State(GranuleState),
+    /// Another CPU has claimed it.
+    Claimed,
+}
+
+/// A granule claimed by one CPU (a running REC). Dropping it releases the claim.
+#[must_use = "dropping the claim releases the granule at once"]
+pub struct Claimed<'a> {
+    granule: &'a Granule,
+    /// The word before the claim, which is also its value after: nobody else writes it.
+    unclaimed: u64,
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire of the next claim or lock; one store, since no other
+        // CPU writes a claimed word.
+        self.granule.word.store(self.unclaimed, Ordering::Release);
     }
 }
 
@@ -205,11 +286,29 @@ impl LockedGranule<'_> {
         core::mem::forget(self);
     }
 
+    /// Moves the granule to state `to` with REFCOUNT `refs` and unlocks it, in one CAS: for
+    /// counts that describe the granule's own contents, which the holder built or discarded
+    /// under the lock (a new RTT's live entries; a folded RTT's, gone with it). Counts of
+    /// references other objects hold (an RD's RECs) must go through [`LockedGranule::transition`].
+    pub fn transition_counted(self, to: GranuleState, refs: u32) {
+        debug_assert!(self.state.may_become(to), "{:?} -> {:?}", self.state, to);
+        self.release_with(to, Some(refs));
+        core::mem::forget(self);
+    }
+
     fn release(&self, to: GranuleState) {
+        self.release_with(to, None)
+    }
+
+    fn release_with(&self, to: GranuleState, refs: Option<u32>) {
         let mut word = self.granule.word.load(Ordering::Relaxed);
         loop {
             debug_assert!(word & LOCK != 0, "unlocking a granule that is not locked");
-            let new = (word & !(STATE_MASK | LOCK | RETIRING)) | to as u64;
+            let mut new = (word & !(STATE_MASK | LOCK | RETIRING)) | to as u64;
+            if let Some(refs) = refs {
+                new = new & !(u64::from(u32::MAX) << REFCOUNT_SHIFT)
+                    | u64::from(refs) << REFCOUNT_SHIFT;
+            }
             // Release: pairs with the Acquire of the next `Granule::lock` and of
             // `Granule::state`. A loop, not a store: `put_ref` may change REFCOUNT meanwhile.
             match self.granule.word.compare_exchange_weak(
@@ -293,6 +392,37 @@ mod tests {
         drop(held);
         g.wait_unlocked(GranuleState::Rtt);
         assert!(g.try_lock(GranuleState::Rtt).is_ok());
+    }
+
+    #[test]
+    fn claim_excludes_locks_and_claims_and_releases_with_a_store() {
+        let g = Granule::with_state(GranuleState::Rec);
+        let claimed = g.claim(GranuleState::Rec, 6).unwrap();
+        assert_eq!(
+            g.word.load(Ordering::Relaxed),
+            7 << OWNER_SHIFT | GranuleState::Rec as u64
+        );
+        assert_eq!(
+            g.claim(GranuleState::Rec, 1).err(),
+            Some(ClaimError::Claimed)
+        );
+        assert_eq!(
+            g.lock_unclaimed(GranuleState::Rec).err(),
+            Some(ClaimError::Claimed)
+        );
+        assert_eq!(g.lock(GranuleState::Rec).err(), Some(GranuleState::Rec));
+        assert_eq!(
+            g.claim(GranuleState::Rd, 1).err(),
+            Some(ClaimError::State(GranuleState::Rec))
+        );
+        drop(claimed);
+        assert_eq!(g.word.load(Ordering::Relaxed), GranuleState::Rec as u64);
+        let locked = g.lock_unclaimed(GranuleState::Rec).unwrap();
+        locked.transition(GranuleState::Delegated);
+        assert_eq!(
+            g.lock_unclaimed(GranuleState::Rec).err(),
+            Some(ClaimError::State(GranuleState::Delegated))
+        );
     }
 
     #[test]

@@ -151,7 +151,6 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
     // Entries left are non-live; unprotected ones may still be in TLBs (ASSIGNED_NS leaves
     // were removed before, but cached walks of the roots remain).
     rmm.platform().tlbi_vmid(realm.vmid);
-    rmm.vmids().release(realm.vmid.into());
     for (t, root) in roots.into_iter().flatten().enumerate() {
         rmm.platform()
             .granule_zero(realm.rtt_base + t as u64 * GRANULE_SIZE);
@@ -159,5 +158,7 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
     }
     rmm.platform().granule_zero(rd);
     locked_rd.transition(GranuleState::Delegated);
+    // Last: a realm created with this VMID finds every granule of this one DELEGATED.
+    rmm.vmids().release(realm.vmid.into());
     Ok(())
 }

@@ -15,7 +15,7 @@ const MAX_RTT_PA: u64 = 1 << 48;
 /// The level of an RTT that RTT_CREATE or RTT_DESTROY names: `level_bound` (not valid for the
 /// realm, or the starting level), `ipa_align` (`ipa` not aligned to the parent's entries) and
 /// `ipa_bound` (outside the IPA space), all RMI_ERROR_INPUT.
-fn child_level(tree: &RttTree, ipa: u64, level: u64) -> Result<Level, RmiError> {
+pub(super) fn child_level(tree: &RttTree, ipa: u64, level: u64) -> Result<Level, RmiError> {
     let level = level as i64;
     let config = tree.config;
     let Some(child) = config
@@ -68,11 +68,10 @@ pub(super) fn create<P: Platform>(
     // The new table holds what the parent entry described, at the finer level (A5.5.7).
     let unfold = walk.entry;
     let mem = rmm.platform().granule(rtt);
+    let mut live = 0;
     for i in 0..RTT_ENTRIES {
         let entry = unfold_entry(unfold, parent_level, i).ok_or(RmiError::INPUT)?;
-        if entry.makes_rtt_live() {
-            new.get_ref();
-        }
+        live += u32::from(entry.makes_rtt_live());
         write_entry(mem, i, entry);
     }
     if unfold.is_hw_valid() {
@@ -81,7 +80,8 @@ pub(super) fn create<P: Platform>(
         rmm.platform()
             .tlbi_range(tree.vmid, parent_level.align_down(ipa), parent_level.size());
     }
-    new.transition(GranuleState::Rtt);
+    // The new table's count of live entries is published with its state.
+    new.transition_counted(GranuleState::Rtt, live);
     let table = RttEntry::table(rtt, parent_level).ok_or(RmiError::INPUT)?;
     parent.set(walk.index, table);
     Ok(())

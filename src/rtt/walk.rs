@@ -188,9 +188,10 @@ impl<'a> LockedTable<'a> {
     }
 
     /// Unlocks the table and moves its granule to `state` (RTT_DESTROY, RTT_FOLD, realm
-    /// destruction). The caller has unlinked it, quiesced walkers and wiped it.
+    /// destruction). The caller has unlinked it, quiesced walkers and wiped it: its entries
+    /// are gone, and so is their count.
     pub fn transition(self, state: GranuleState) {
-        self.granule.transition(state)
+        self.granule.transition_counted(state, 0)
     }
 }
 
