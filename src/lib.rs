@@ -18,10 +18,12 @@ pub mod granule;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod measurement;
+pub mod memory;
 mod monitor;
 pub mod percpu;
 pub mod platform;
 pub mod realm;
+pub mod rec;
 pub mod rmi;
 pub mod rtt;
 pub mod sync;

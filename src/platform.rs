@@ -10,6 +10,7 @@
 //! reached only through the fault-tolerant copies [`Platform::ns_read`] and
 //! [`Platform::ns_write`].
 
+use crate::rec::{RealmTrap, VcpuContext};
 use crate::sync::{MemoryWord, Ordering};
 
 /// The memory of one granule, as 64-bit words.
@@ -39,6 +40,22 @@ pub struct CpuFeatures {
     pub gic_list_registers: u8,
     /// VMID width in bits: 8, or 16 with FEAT_VMID16.
     pub vmid_bits: u8,
+}
+
+/// A stage-2 fault: the IPA has no valid mapping for the access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage2Fault {
+    /// The IPA that faulted.
+    pub ipa: u64,
+}
+
+/// A realm's memory as it reaches it through its stage 2: valid mappings only (ASSIGNED with
+/// RIPAS RAM, ASSIGNED_NS). For simulated realms; hardware translates by itself.
+pub trait RealmMemory {
+    /// Reads `buf.len()` bytes at `ipa`.
+    fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault>;
+    /// Writes `bytes` at `ipa`; pages before a faulting one have been written.
+    fn write(&self, ipa: u64, bytes: &[u8]) -> Result<(), Stage2Fault>;
 }
 
 /// What the RMM core needs from the machine.
@@ -86,6 +103,17 @@ pub trait Platform: Sync {
     /// Invalidates, on every CPU, all TLB entries of the realm with VMID `vmid` (TLBI
     /// VMALLS12E1IS, DSB).
     fn tlbi_vmid(&self, vmid: u16);
+
+    /// Runs the REC at `rec` on CPU `cpu` from `vcpu` (the world switch: load, enter the realm,
+    /// take the exception that ends its run, save) and returns that exception. `memory` is the
+    /// realm's stage 2, for platforms that simulate the realm.
+    fn run_realm(
+        &self,
+        cpu: usize,
+        rec: u64,
+        vcpu: &mut VcpuContext,
+        memory: &dyn RealmMemory,
+    ) -> RealmTrap;
 
     /// The processor's features.
     fn cpu_features(&self) -> CpuFeatures;

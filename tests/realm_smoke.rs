@@ -138,3 +138,20 @@ fn realm_with_data_measured_and_torn_down() {
         assert!(page.iter().all(|&b| b == 0), "{pa:#x} not wiped");
     }
 }
+
+#[test]
+fn recs_keep_their_realm_alive() {
+    let m = machine();
+    let mut g = Granules::new();
+    let realm = new_realm(&m, &mut g);
+    assert_eq!(rmi(&m, RMI_REC_AUX_COUNT, &[realm.rd])[..2], [SUCCESS, 4]);
+    let rec0 = new_rec(&m, &mut g, realm.rd, 0);
+    let rec1 = new_rec(&m, &mut g, realm.rd, 1);
+    assert_eq!(m.granule_state(rec0), Some(GranuleState::Rec));
+    assert_eq!(rmi(&m, RMI_REALM_DESTROY, &[realm.rd])[0], ERROR_REALM);
+    for rec in [rec1, rec0] {
+        assert_eq!(rmi(&m, RMI_REC_DESTROY, &[rec])[0], SUCCESS);
+        assert_eq!(m.granule_state(rec), Some(GranuleState::Delegated));
+    }
+    assert_eq!(rmi(&m, RMI_REALM_DESTROY, &[realm.rd])[0], SUCCESS);
+}

@@ -62,6 +62,15 @@ impl Platform for OneGranule {
     }
     fn tlbi_range(&self, _: u16, _: u64, _: u64) {}
     fn tlbi_vmid(&self, _: u16) {}
+    fn run_realm(
+        &self,
+        _: usize,
+        _: u64,
+        _: &mut rmm::rec::VcpuContext,
+        _: &dyn rmm::platform::RealmMemory,
+    ) -> rmm::rec::RealmTrap {
+        rmm::rec::RealmTrap::Irq
+    }
     fn cpu_features(&self) -> CpuFeatures {
         CpuFeatures {
             pa_bits: 40,

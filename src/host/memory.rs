@@ -12,6 +12,7 @@
 //! check can land after EL3 has moved the granule to the Realm PAS. These atomics model
 //! hardware, not an RMM protocol, so they are `core`'s.
 
+use crate::memory::{read_bytes, write_bytes};
 use crate::platform::GranuleMemory;
 use crate::sync::MemoryWord;
 use crate::{GRANULE_SHIFT, GRANULE_SIZE};
@@ -244,46 +245,5 @@ impl PhysMemory {
             );
         }
         Ok(())
-    }
-}
-
-/// Copies bytes starting at byte `offset` of `words` (little-endian) into `buf`.
-fn read_bytes(words: &[MemoryWord], offset: usize, buf: &mut [u8]) {
-    let mut i = 0;
-    while i < buf.len() {
-        let at = offset + i;
-        let first = at % 8;
-        let n = (8 - first).min(buf.len() - i);
-        // Relaxed: memory contents are ordered by the GPT pin and the RMM's own protocols.
-        let word = words[at / 8].load(Ordering::Relaxed).to_le_bytes();
-        buf[i..i + n].copy_from_slice(&word[first..first + n]);
-        i += n;
-    }
-}
-
-/// Copies `bytes` into `words` starting at byte `offset` (little-endian).
-fn write_bytes(words: &[MemoryWord], offset: usize, bytes: &[u8]) {
-    let mut i = 0;
-    while i < bytes.len() {
-        let at = offset + i;
-        let (word, first) = (&words[at / 8], at % 8);
-        let n = (8 - first).min(bytes.len() - i);
-        let mut new = [0u8; 8];
-        new[first..first + n].copy_from_slice(&bytes[i..i + n]);
-        let mask = if n == 8 {
-            u64::MAX
-        } else {
-            ((1u64 << (8 * n)) - 1) << (8 * first)
-        };
-        let value = u64::from_le_bytes(new);
-        // Relaxed, as in `read_bytes`; a partial word keeps its other bytes.
-        if n == 8 {
-            word.store(value, Ordering::Relaxed);
-        } else {
-            let _ = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                Some(w & !mask | value)
-            });
-        }
-        i += n;
     }
 }

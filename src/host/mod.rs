@@ -16,7 +16,7 @@ mod memory;
 mod platform;
 
 pub use memory::{Fault, FaultKind, Pas};
-pub use platform::HostPlatform;
+pub use platform::{HostPlatform, RealmModel};
 
 use crate::granule::GranuleState;
 use crate::platform::CpuFeatures;
@@ -78,6 +78,7 @@ impl Machine {
             memory: memory::PhysMemory::new(&config.dram),
             features: HOST_CPU,
             tlbi: Default::default(),
+            realm_model: Default::default(),
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
@@ -142,6 +143,11 @@ impl Machine {
             // Another thread changed it meanwhile; only EL3 (this call) or the RMM could.
             false => self.assign_pas(pa, to),
         }
+    }
+
+    /// Sets what realms run on this machine (once; later calls are ignored and return false).
+    pub fn set_realm_model(&self, model: std::sync::Arc<dyn RealmModel>) -> bool {
+        self.platform().realm_model.set(model).is_ok()
     }
 
     /// The TLB invalidations the RMM has asked for: `(by IPA range, by VMID)`.

@@ -2,8 +2,31 @@
 //! host-backed [`PhysMemory`].
 
 use super::memory::{Pas, PhysMemory};
-use crate::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform};
+use crate::platform::{
+    CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform, RealmMemory,
+};
+use crate::rec::{RealmTrap, VcpuContext};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A simulated realm: runs a REC until it traps, as the hardware would (a test's model of what
+/// the realm's code does).
+///
+/// `vcpu` holds the REC's registers; on a synchronous trap its `pc` is ELR_EL2 as the hardware
+/// reports it: the trapping instruction for SMC, WFI/WFE and aborts, the next one for HVC.
+/// `memory` is the realm's memory through the RMM's stage 2; a [`crate::platform::Stage2Fault`]
+/// is the model's cue to return the data abort the hardware would take
+/// ([`crate::rec::esr::data_abort`], [`crate::rec::hpfar`]).
+pub trait RealmModel: Send + Sync {
+    /// Runs REC `rec` (its granule's PA) on CPU `cpu` until it traps.
+    fn run(
+        &self,
+        cpu: usize,
+        rec: u64,
+        vcpu: &mut VcpuContext,
+        memory: &dyn RealmMemory,
+    ) -> RealmTrap;
+}
 
 /// The host platform: memory, the GPT model, and the processor's features.
 pub struct HostPlatform {
@@ -12,6 +35,8 @@ pub struct HostPlatform {
     /// TLB invalidations so far: by IPA range, by VMID. There is no TLB on the host; tests
     /// check that the RMM asks for invalidation where the architecture needs it.
     pub(super) tlbi: [AtomicU64; 2],
+    /// What realms run; without one, every REC entry ends at once with an IRQ.
+    pub(super) realm_model: OnceLock<Arc<dyn RealmModel>>,
 }
 
 impl Platform for HostPlatform {
@@ -54,6 +79,19 @@ impl Platform for HostPlatform {
 
     fn tlbi_vmid(&self, _vmid: u16) {
         self.tlbi[1].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn run_realm(
+        &self,
+        cpu: usize,
+        rec: u64,
+        vcpu: &mut VcpuContext,
+        memory: &dyn RealmMemory,
+    ) -> RealmTrap {
+        match self.realm_model.get() {
+            Some(model) => model.run(cpu, rec, vcpu, memory),
+            None => RealmTrap::Irq,
+        }
     }
 
     fn cpu_features(&self) -> CpuFeatures {

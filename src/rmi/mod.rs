@@ -9,6 +9,8 @@ mod features;
 mod granule;
 pub mod params;
 mod realm;
+mod rec;
+mod rec_enter;
 mod ripas;
 mod rtt;
 mod rtt_fold;
@@ -130,6 +132,10 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -
         Command::DataCreateUnknown => data::create_unknown(rmm, cpu, regs),
         Command::DataDestroy => data::destroy(rmm, cpu, regs, &mut outputs),
         Command::RttInitRipas => ripas::init(rmm, cpu, regs, &mut outputs),
+        Command::RecCreate => rec::create(rmm, regs),
+        Command::RecDestroy => rec::destroy(rmm, regs[1]),
+        Command::RecAuxCount => rec::aux_count(rmm, cpu, regs[1], &mut outputs),
+        Command::RecEnter => rec_enter::enter(rmm, cpu, regs),
         _ => {
             out[0] = SMCCC_NOT_SUPPORTED;
             return out;

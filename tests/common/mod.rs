@@ -169,3 +169,39 @@ pub fn read_entry(m: &Machine, rd: u64, ipa: u64, level: u64) -> [u64; 5] {
     let out = rmi(m, RMI_RTT_READ_ENTRY, &[rd, ipa, level]);
     [out[0], out[1], out[2], out[3], out[4]]
 }
+
+pub const RMI_REC_CREATE: u64 = 0xC400_015A;
+pub const RMI_REC_DESTROY: u64 = 0xC400_015B;
+pub const RMI_REC_ENTER: u64 = 0xC400_015C;
+pub const RMI_PSCI_COMPLETE: u64 = 0xC400_0164;
+pub const RMI_REC_AUX_COUNT: u64 = 0xC400_0167;
+pub const RMI_RTT_SET_RIPAS: u64 = 0xC400_0169;
+
+/// RmiRecParams for the REC with index `index`, runnable, PC `pc`, x0..x7 = `gprs`, and the
+/// auxiliary granules `aux`.
+pub fn rec_params(index: u64, pc: u64, gprs: [u64; 8], aux: &[u64]) -> rmm::rmi::params::RecParams {
+    use rmm::rmi::params::{RecCreateFlags, RecMpidr, RecParams};
+    let mut all = [0u64; 16];
+    all[..aux.len()].copy_from_slice(aux);
+    RecParams {
+        flags: RecCreateFlags::from_bits(RecCreateFlags::RUNNABLE),
+        mpidr: RecMpidr::from_rec_index(index).unwrap(),
+        pc,
+        gprs,
+        num_aux: aux.len() as u64,
+        aux: all,
+    }
+}
+
+/// Creates the next REC of `rd` (index `index`) from fresh granules; returns its PA.
+pub fn new_rec(m: &Machine, g: &mut Granules, rd: u64, index: u64) -> u64 {
+    let count = rmi(m, RMI_REC_AUX_COUNT, &[rd])[1] as usize;
+    let aux: Vec<u64> = (0..count).map(|_| g.delegated(m)).collect();
+    let rec = g.delegated(m);
+    let params = g.ns();
+    let mut page = [0u8; 4096];
+    rec_params(index, 0x1000, [index; 8], &aux).write_to(&mut page);
+    m.ns_write(params, &page).unwrap();
+    assert_eq!(rmi(m, RMI_REC_CREATE, &[rd, rec, params])[0], SUCCESS);
+    rec
+}

@@ -1,0 +1,41 @@
+//! Byte copies to and from memory held as 64-bit words (little-endian), one single-copy-atomic
+//! access per word.
+
+use crate::sync::{MemoryWord, Ordering};
+
+/// Copies bytes starting at byte `offset` of `words` into `buf`.
+pub fn read_bytes(words: &[MemoryWord], offset: usize, buf: &mut [u8]) {
+    let mut i = 0;
+    while i < buf.len() {
+        let at = offset + i;
+        let first = at % 8;
+        let n = (8 - first).min(buf.len() - i);
+        // Relaxed: ordering comes from whoever owns the memory (a lock, a claim, the GPT).
+        let word = words[at / 8].load(Ordering::Relaxed).to_le_bytes();
+        buf[i..i + n].copy_from_slice(&word[first..first + n]);
+        i += n;
+    }
+}
+
+/// Copies `bytes` into `words` starting at byte `offset`; a partial word keeps its other bytes.
+pub fn write_bytes(words: &[MemoryWord], offset: usize, bytes: &[u8]) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = offset + i;
+        let (word, first) = (&words[at / 8], at % 8);
+        let n = (8 - first).min(bytes.len() - i);
+        let mut new = [0u8; 8];
+        new[first..first + n].copy_from_slice(&bytes[i..i + n]);
+        let value = u64::from_le_bytes(new);
+        // Relaxed, as in `read_bytes`.
+        if n == 8 {
+            word.store(value, Ordering::Relaxed);
+        } else {
+            let mask = ((1u64 << (8 * n)) - 1) << (8 * first);
+            let _ = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(w & !mask | value)
+            });
+        }
+        i += n;
+    }
+}

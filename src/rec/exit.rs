@@ -1,0 +1,215 @@
+//! What the RMM does with the exception that ended a realm's run: handle it and resume the
+//! realm, or exit to the host with the syndrome the spec lets it see (spec A4.3).
+
+use super::stage2::{protected_access, ProtectedAccess, Stage2};
+use super::vcpu::{esr, fault_ipa, RealmTrap, VcpuContext};
+use crate::platform::Platform;
+use crate::rmi::params::{RecExit, RecExitReason};
+
+/// SMCCC NOT_SUPPORTED, for a realm SMC outside PSCI and RSI (A4.3.4).
+const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
+/// PSTATE for an exception taken to the realm's EL1: EL1h, D, A, I, F masked.
+const EL1H_MASKED: u64 = 0x3c5;
+
+/// The outcome of one realm trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Resume the realm.
+    Resume,
+    /// Return to the host with the exit written to `out`; `emulatable` marks an Emulatable
+    /// Data Abort (rec.emulatable_abort).
+    Exit {
+        /// Whether it is an Emulatable Data Abort.
+        emulatable: bool,
+    },
+}
+
+/// Writes `exit` for the host: not an Emulatable Data Abort.
+fn exit(out: &mut RecExit, exit: RecExit) -> Handled {
+    *out = exit;
+    Handled::Exit { emulatable: false }
+}
+
+/// Takes a synchronous exception to the realm's EL1 with syndrome `esr` (and FAR `far`), as
+/// the hardware would: ELR_EL1 and SPSR_EL1 hold the interrupted context, PC the vector.
+pub fn inject(vcpu: &mut VcpuContext, esr: u64, far: u64) {
+    // From EL1 (M[3:2] == 1) the current-EL SPx vector at +0x200; from EL0 the lower-EL
+    // AArch64 vector at +0x400.
+    let from_el1 = (vcpu.pstate >> 2) & 3 == 1;
+    vcpu.el1.elr = vcpu.pc;
+    vcpu.el1.spsr = vcpu.pstate;
+    vcpu.el1.esr = esr;
+    vcpu.el1.far = far;
+    vcpu.pc = vcpu.el1.vbar + if from_el1 { 0x200 } else { 0x400 };
+    vcpu.pstate = EL1H_MASKED;
+}
+
+/// An SEA for the faulting data or instruction access (A5.2.7: ESR_EL1.EA set).
+fn inject_sea(vcpu: &mut VcpuContext, trap_esr: u64, far: u64) {
+    let ec = match esr::ec(trap_esr) {
+        esr::EC_IABT_LOWER => 0x21, // instruction abort, current EL
+        _ => esr::EC_DABT_CUR,
+    };
+    let from_el0 = (vcpu.pstate >> 2) & 3 == 0;
+    // Taken from EL0 the class is the lower-EL one.
+    let ec = if from_el0 { ec - 1 } else { ec };
+    inject(
+        vcpu,
+        ec << esr::EC_SHIFT | esr::IL | esr::EA | esr::FSC_SEA,
+        far,
+    );
+}
+
+/// Decides what a trap from the realm leads to (A4.3.4 to A4.3.10), updating `vcpu` when the
+/// realm resumes.
+pub fn handle<P: Platform>(
+    trap: RealmTrap,
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    out: &mut RecExit,
+) -> Handled {
+    let (trap_esr, far, hpfar) = match trap {
+        RealmTrap::Sync { esr, far, hpfar } => (esr, far, hpfar),
+        RealmTrap::Irq => return exit(out, RecExit::new(RecExitReason::Irq)),
+        RealmTrap::Fiq => return exit(out, RecExit::new(RecExitReason::Fiq)),
+        RealmTrap::SError { esr } => {
+            let mut e = RecExit::new(RecExitReason::Serror);
+            e.esr = esr;
+            return exit(out, e);
+        }
+    };
+    let ec = esr::ec(trap_esr);
+    let ec_bits = ec << esr::EC_SHIFT;
+    match ec {
+        esr::EC_WFX => {
+            // A4.3.4.1: TI bit 0 is WFE. Untrapped, the instruction completes.
+            let wfe = trap_esr & 1 != 0;
+            vcpu.pc += 4;
+            if (wfe && vcpu.trap_wfe) || (!wfe && vcpu.trap_wfi) {
+                let mut e = RecExit::new(RecExitReason::Sync);
+                e.esr = ec_bits | (trap_esr & esr::TI_MASK);
+                return exit(out, e);
+            }
+            Handled::Resume
+        }
+        esr::EC_HVC64 => {
+            // A4.5: an Unknown exception at the HVC (ELR_EL2 is past it).
+            vcpu.pc -= 4;
+            inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
+            Handled::Resume
+        }
+        esr::EC_SMC64 => {
+            // RSI and PSCI come with the realm-execution work; anything else is
+            // NOT_SUPPORTED (A4.3.4), and the realm continues after the SMC.
+            vcpu.gprs[0] = SMCCC_NOT_SUPPORTED;
+            vcpu.pc += 4;
+            Handled::Resume
+        }
+        esr::EC_SYSREG => {
+            // Emulated by the RMM: reads as zero, writes ignored, until ID registers are
+            // modelled.
+            let rt = ((trap_esr >> 5) & 31) as usize;
+            let read = trap_esr & 1 != 0;
+            if read && rt < 31 {
+                vcpu.gprs[rt] = 0;
+            }
+            vcpu.pc += 4;
+            Handled::Resume
+        }
+        esr::EC_IABT_LOWER | esr::EC_DABT_LOWER => abort(trap_esr, far, hpfar, vcpu, stage2, out),
+        _ => {
+            inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
+            Handled::Resume
+        }
+    }
+}
+
+/// A stage-2 abort (A4.3.4.2, A4.3.4.3, A5.2.9).
+fn abort<P: Platform>(
+    trap_esr: u64,
+    far: u64,
+    hpfar: u64,
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    out: &mut RecExit,
+) -> Handled {
+    let ipa = fault_ipa(hpfar, far);
+    let ec = esr::ec(trap_esr);
+    let instruction = ec == esr::EC_IABT_LOWER;
+    let Some(entry) = stage2.entry(ipa) else {
+        // Outside the IPA space: the hardware reports that at stage 1; nothing to exit for.
+        inject_sea(vcpu, trap_esr, far);
+        return Handled::Resume;
+    };
+    let common = ec << esr::EC_SHIFT | trap_esr & (esr::SET_MASK | esr::EA | esr::FSC_MASK);
+    if stage2.is_protected(ipa) {
+        match protected_access(entry) {
+            ProtectedAccess::Sea => {
+                inject_sea(vcpu, trap_esr, far);
+                Handled::Resume
+            }
+            ProtectedAccess::Retry => Handled::Resume,
+            ProtectedAccess::Exit => {
+                let mut e = RecExit::new(RecExitReason::Sync);
+                e.esr = common | if instruction { 0 } else { trap_esr & esr::FNV };
+                e.hpfar = hpfar;
+                exit(out, e)
+            }
+        }
+    } else if instruction {
+        // A5.2.6: instruction fetch from an Unprotected IPA.
+        inject_sea(vcpu, trap_esr, far);
+        Handled::Resume
+    } else if entry.is_hw_valid() && trap_esr & esr::FSC_MASK < 0x0c {
+        // A translation fault on a valid mapping raced its creation: retry.
+        Handled::Resume
+    } else {
+        let mut e = RecExit::new(RecExitReason::Sync);
+        e.hpfar = hpfar;
+        e.esr = common | trap_esr & esr::FNV;
+        let emulatable = trap_esr & esr::ISV != 0;
+        if emulatable {
+            // A4.3.4.3: ISV, SAS, SF, WnR (not SSE); FAR within the granule; a write's data.
+            let sas_sf_wnr = 0x3 << esr::SAS_SHIFT | esr::SF | esr::WNR;
+            e.esr |= trap_esr & (esr::ISV | sas_sf_wnr);
+            e.far = far & 0xfff;
+            if trap_esr & esr::WNR != 0 {
+                let srt = ((trap_esr >> esr::SRT_SHIFT) & 31) as usize;
+                e.gprs[0] = if srt < 31 { vcpu.gprs[srt] } else { 0 };
+            }
+        } else {
+            e.esr |= trap_esr & esr::IL;
+        }
+        *out = e;
+        Handled::Exit { emulatable }
+    }
+}
+
+/// Completes an emulated MMIO read on REC entry (A4.2.3): the host's value, sign- or
+/// zero-extended as the faulting load asked, lands in its register; the realm resumes after it.
+pub fn complete_mmio(vcpu: &mut VcpuContext, last_esr: u64, value: u64) {
+    if last_esr & esr::WNR == 0 {
+        let srt = ((last_esr >> esr::SRT_SHIFT) & 31) as usize;
+        let bits = 8u32 << ((last_esr >> esr::SAS_SHIFT) & 3);
+        let mut v = if bits == 64 {
+            value
+        } else {
+            value & ((1u64 << bits) - 1)
+        };
+        if last_esr & esr::SSE != 0 && bits < 64 && v >> (bits - 1) & 1 != 0 {
+            v |= !0u64 << bits;
+        }
+        if last_esr & esr::SF == 0 {
+            v &= u64::from(u32::MAX);
+        }
+        if srt < 31 {
+            vcpu.gprs[srt] = v;
+        }
+    }
+    vcpu.pc += 4;
+}
+
+/// Injects the SEA the host asked for after a Data Abort at an Unprotected IPA (A4.2.3).
+pub fn host_injected_sea(vcpu: &mut VcpuContext, last_esr: u64, last_far: u64) {
+    inject_sea(vcpu, last_esr, last_far);
+}

@@ -1,0 +1,263 @@
+//! Realm Execution Contexts: a REC's state, kept in its REC granule (spec A2.3).
+//!
+//! Who may touch a REC's contents: the CPU that has claimed the REC granule (REC_ENTER, for as
+//! long as the realm runs and the exit is processed: [`crate::granule::Granule::claim`]), or
+//! the holder of its lock (REC_CREATE before publishing it, REC_DESTROY, and commands that
+//! complete a request the REC made). Claim and lock exclude each other, so every access below
+//! is by one CPU at a time, ordered by the claim's and lock's Acquire and Release.
+//!
+//! The REC granule's memory, as 64-bit words:
+//!
+//! | words   | field                                                   |
+//! |---------|---------------------------------------------------------|
+//! | 0       | owner: PA of the realm's RD                             |
+//! | 1       | flags: bit 0 runnable                                   |
+//! | 2       | mpidr (RmiRecMpidr encoding)                            |
+//! | 3       | pc                                                      |
+//! | 4       | pstate (SPSR_EL2 the realm is entered with)             |
+//! | 8..39   | gprs x0..x30                                            |
+//! | 40      | emulatable_abort: the last exit was an emulatable abort |
+//! | 41      | psci_pending                                            |
+//! | 42      | host_call_pending                                       |
+//! | 43..48  | ripas_addr, ripas_top, ripas_value, ripas_destroyed,    |
+//! |         | ripas_response                                          |
+//! | 48      | num_aux                                                 |
+//! | 49..65  | aux[16]                                                 |
+//! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
+//! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
+
+mod exit;
+mod stage2;
+mod vcpu;
+
+pub use exit::{complete_mmio, handle, host_injected_sea, inject, Handled};
+pub use stage2::{protected_access, ProtectedAccess, Stage2};
+pub use vcpu::{esr, fault_ipa, hpfar, El1Exception, RealmTrap, VcpuContext};
+
+use crate::platform::GranuleMemory;
+use crate::sync::Ordering;
+
+/// Number of auxiliary granules every REC takes (RMI_REC_AUX_COUNT, B3.36 RecAuxCount): FP/SIMD
+/// state, attestation scratch, and the CCA token buffer (two).
+pub const REC_AUX_COUNT: usize = 4;
+/// Most auxiliary granules a REC can have (B3.36).
+pub const MAX_AUX: usize = 16;
+/// Most RECs a realm can have: 2^MAX_RECS_ORDER - 1 (RMI_FEATURES).
+pub const MAX_RECS: u64 = (1 << crate::rmi::MAX_RECS_ORDER) - 1;
+
+/// PSTATE a REC starts with: EL1h with D, A, I and F masked (A2.1.2.1: reset state).
+pub const RESET_PSTATE: u64 = 0x3c5;
+
+const OWNER: usize = 0;
+const FLAGS: usize = 1;
+const MPIDR: usize = 2;
+const PC: usize = 3;
+const PSTATE: usize = 4;
+const GPRS: usize = 8;
+const EMULATABLE_ABORT: usize = 40;
+const PSCI_PENDING: usize = 41;
+const HOST_CALL_PENDING: usize = 42;
+const NUM_AUX: usize = 48;
+const AUX: usize = 49;
+const LAST_ESR: usize = 72;
+const EL1: usize = 80;
+
+/// Number of general-purpose registers saved: x0..x30.
+pub const NUM_GPRS: usize = 31;
+
+const RUNNABLE: u64 = 1;
+
+/// A view of a REC granule's memory; the caller has claimed or locked the REC.
+#[derive(Clone, Copy)]
+pub struct Rec<'a> {
+    mem: &'a GranuleMemory,
+}
+
+/// What REC_CREATE sets up.
+pub struct RecInit<'a> {
+    /// PA of the owning realm's RD.
+    pub owner: u64,
+    /// Whether the REC is runnable.
+    pub runnable: bool,
+    /// MPIDR (RmiRecMpidr encoding).
+    pub mpidr: u64,
+    /// Initial PC.
+    pub pc: u64,
+    /// Initial x0..x7; the other registers start at zero.
+    pub gprs: &'a [u64; 8],
+    /// The auxiliary granules.
+    pub aux: &'a [u64],
+}
+
+impl<'a> Rec<'a> {
+    /// The REC in `mem`.
+    pub fn new(mem: &'a GranuleMemory) -> Self {
+        Self { mem }
+    }
+
+    fn get(&self, word: usize) -> u64 {
+        // Relaxed: ordered by the claim or lock the caller holds (module doc).
+        self.mem[word].load(Ordering::Relaxed)
+    }
+
+    fn set(&self, word: usize, value: u64) {
+        // Relaxed, as in `get`.
+        self.mem[word].store(value, Ordering::Relaxed)
+    }
+
+    /// Fills a zeroed granule as a new REC (REC_CREATE success conditions, B4.3.12.3).
+    pub fn init(&self, init: &RecInit) {
+        self.set(OWNER, init.owner);
+        self.set(FLAGS, if init.runnable { RUNNABLE } else { 0 });
+        self.set(MPIDR, init.mpidr);
+        self.set(PC, init.pc);
+        self.set(PSTATE, RESET_PSTATE);
+        for (i, &value) in init.gprs.iter().enumerate() {
+            self.set(GPRS + i, value);
+        }
+        self.set(NUM_AUX, init.aux.len() as u64);
+        for (i, &pa) in init.aux.iter().enumerate().take(MAX_AUX) {
+            self.set(AUX + i, pa);
+        }
+    }
+
+    /// PA of the owning realm's RD.
+    pub fn owner(&self) -> u64 {
+        self.get(OWNER)
+    }
+
+    /// Whether the REC is runnable (RmmRecFlags).
+    pub fn runnable(&self) -> bool {
+        self.get(FLAGS) & RUNNABLE != 0
+    }
+
+    /// Sets whether the REC is runnable (PSCI CPU_ON, CPU_OFF).
+    pub fn set_runnable(&self, runnable: bool) {
+        self.set(FLAGS, if runnable { RUNNABLE } else { 0 });
+    }
+
+    /// The REC's MPIDR (RmiRecMpidr encoding).
+    pub fn mpidr(&self) -> u64 {
+        self.get(MPIDR)
+    }
+
+    /// The PC the REC resumes at.
+    pub fn pc(&self) -> u64 {
+        self.get(PC)
+    }
+
+    /// Sets the PC.
+    pub fn set_pc(&self, pc: u64) {
+        self.set(PC, pc)
+    }
+
+    /// The PSTATE the REC resumes with.
+    pub fn pstate(&self) -> u64 {
+        self.get(PSTATE)
+    }
+
+    /// Sets the PSTATE.
+    pub fn set_pstate(&self, pstate: u64) {
+        self.set(PSTATE, pstate)
+    }
+
+    /// Register x`n` (0..=30).
+    pub fn gpr(&self, n: usize) -> u64 {
+        self.get(GPRS + n.min(NUM_GPRS - 1))
+    }
+
+    /// Sets register x`n` (0..=30).
+    pub fn set_gpr(&self, n: usize, value: u64) {
+        self.set(GPRS + n.min(NUM_GPRS - 1), value)
+    }
+
+    /// Whether the last exit was an emulatable data abort (RmmRecEmulatableAbort).
+    pub fn emulatable_abort(&self) -> bool {
+        self.get(EMULATABLE_ABORT) != 0
+    }
+
+    /// Records whether the last exit was an emulatable data abort.
+    pub fn set_emulatable_abort(&self, value: bool) {
+        self.set(EMULATABLE_ABORT, value.into())
+    }
+
+    /// Whether a PSCI request is pending (RmmPsciPending).
+    pub fn psci_pending(&self) -> bool {
+        self.get(PSCI_PENDING) != 0
+    }
+
+    /// Records whether a PSCI request is pending.
+    pub fn set_psci_pending(&self, value: bool) {
+        self.set(PSCI_PENDING, value.into())
+    }
+
+    /// Whether a host call is pending (RmmHostCallPending).
+    pub fn host_call_pending(&self) -> bool {
+        self.get(HOST_CALL_PENDING) != 0
+    }
+
+    /// Records whether a host call is pending.
+    pub fn set_host_call_pending(&self, value: bool) {
+        self.set(HOST_CALL_PENDING, value.into())
+    }
+
+    /// The auxiliary granules' PAs.
+    pub fn aux(&self) -> impl Iterator<Item = u64> + '_ {
+        let count = (self.get(NUM_AUX) as usize).min(MAX_AUX);
+        (0..count).map(move |i| self.get(AUX + i))
+    }
+
+    /// The registers the realm resumes with (REC entry, A4.2.2).
+    pub fn load(&self) -> VcpuContext {
+        let mut vcpu = VcpuContext {
+            pc: self.pc(),
+            pstate: self.pstate(),
+            ..Default::default()
+        };
+        for (n, gpr) in vcpu.gprs.iter_mut().enumerate() {
+            *gpr = self.gpr(n);
+        }
+        let el1 = [EL1, EL1 + 1, EL1 + 2, EL1 + 3, EL1 + 4].map(|w| self.get(w));
+        let [vbar, elr, spsr, esr, far] = el1;
+        vcpu.el1 = El1Exception {
+            vbar,
+            elr,
+            spsr,
+            esr,
+            far,
+        };
+        vcpu
+    }
+
+    /// Saves the registers the realm left (REC exit, A4.3.3).
+    pub fn save(&self, vcpu: &VcpuContext) {
+        self.set_pc(vcpu.pc);
+        self.set_pstate(vcpu.pstate);
+        for (n, &gpr) in vcpu.gprs.iter().enumerate() {
+            self.set_gpr(n, gpr);
+        }
+        let e = vcpu.el1;
+        for (i, value) in [e.vbar, e.elr, e.spsr, e.esr, e.far]
+            .into_iter()
+            .enumerate()
+        {
+            self.set(EL1 + i, value);
+        }
+    }
+
+    /// The last exit's syndrome: ESR_EL2, FAR_EL2, HPFAR_EL2, as taken.
+    pub fn last_exit(&self) -> [u64; 3] {
+        [
+            self.get(LAST_ESR),
+            self.get(LAST_ESR + 1),
+            self.get(LAST_ESR + 2),
+        ]
+    }
+
+    /// Records the last exit's syndrome.
+    pub fn set_last_exit(&self, syndrome: [u64; 3]) {
+        for (i, value) in syndrome.into_iter().enumerate() {
+            self.set(LAST_ESR + i, value);
+        }
+    }
+}

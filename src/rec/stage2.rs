@@ -1,0 +1,139 @@
+//! A running realm's view of its memory through its RTTs, read without locks (spec A5.2).
+
+use crate::memory::{read_bytes, write_bytes};
+use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault};
+use crate::rtt::{Level, Ripas, RttEntry, RttEntryState, RttTree};
+use crate::{Rmm, GRANULE_SIZE};
+
+/// The realm's stage 2, walked on CPU `cpu` with a walk announcement per access.
+pub struct Stage2<'a, P: Platform> {
+    rmm: &'a Rmm<P>,
+    cpu: usize,
+    tree: RttTree,
+}
+
+impl<'a, P: Platform> Stage2<'a, P> {
+    /// The stage 2 of the realm whose tree is `tree`.
+    pub(crate) fn new(rmm: &'a Rmm<P>, cpu: usize, tree: RttTree) -> Self {
+        Self { rmm, cpu, tree }
+    }
+
+    /// The entry that maps `ipa`: the walk towards level 3, without locks. `None` outside the
+    /// IPA space.
+    pub fn entry(&self, ipa: u64) -> Option<RttEntry> {
+        if !self.tree.config.addr_in_ipa_space(ipa) {
+            return None;
+        }
+        let _announced = self.rmm.cpu(self.cpu).announce_walk(self.tree.rd);
+        Some(self.tree.walk(self.rmm.platform(), ipa, Level::PAGE).entry)
+    }
+
+    /// Whether `ipa` is a Protected IPA of this realm.
+    pub fn is_protected(&self, ipa: u64) -> bool {
+        self.tree.config.addr_is_protected(ipa)
+    }
+
+    /// Runs `access` on what `ipa` maps to, if the mapping is valid, with the walk still
+    /// announced so a DATA page cannot be reused meanwhile.
+    fn access<R>(&self, ipa: u64, access: impl FnOnce(Target) -> R) -> Result<R, Stage2Fault> {
+        let fault = Stage2Fault { ipa };
+        if !self.tree.config.addr_in_ipa_space(ipa) {
+            return Err(fault);
+        }
+        let _announced = self.rmm.cpu(self.cpu).announce_walk(self.tree.rd);
+        let walk = self.tree.walk(self.rmm.platform(), ipa, Level::PAGE);
+        let entry = walk.entry;
+        let base = entry
+            .output_address()
+            .filter(|_| entry.is_hw_valid())
+            .ok_or(fault)?;
+        let pa = base + (ipa - walk.level.align_down(ipa));
+        let offset = (pa % GRANULE_SIZE) as usize;
+        match entry.state() {
+            RttEntryState::Assigned => {
+                let page = self.rmm.platform().granule(pa - offset as u64);
+                Ok(access(Target::Realm(page, offset)))
+            }
+            RttEntryState::AssignedNs => Ok(access(Target::Ns(pa))),
+            _ => Err(fault),
+        }
+    }
+
+    /// The page-sized pieces of `[ipa, ipa + len)`: (IPA, offset into the buffer, length).
+    fn pieces(ipa: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize)> {
+        let mut done = 0usize;
+        core::iter::from_fn(move || {
+            if done == len {
+                return None;
+            }
+            let at = ipa.wrapping_add(done as u64);
+            let n = ((GRANULE_SIZE - at % GRANULE_SIZE) as usize).min(len - done);
+            let piece = (at, done, n);
+            done += n;
+            Some(piece)
+        })
+    }
+}
+
+/// What a valid stage-2 mapping leads to.
+enum Target<'m> {
+    /// A DATA granule's memory, and the byte offset in it.
+    Realm(&'m GranuleMemory, usize),
+    /// A Non-secure PA.
+    Ns(u64),
+}
+
+impl<P: Platform> RealmMemory for Stage2<'_, P> {
+    fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault> {
+        for (at, offset, n) in Self::pieces(ipa, buf.len()) {
+            let out = &mut buf[offset..offset + n];
+            let fault = Stage2Fault { ipa: at };
+            self.access(at, |target| match target {
+                Target::Realm(mem, off) => {
+                    read_bytes(mem, off, out);
+                    Ok(())
+                }
+                Target::Ns(pa) => self.rmm.platform().ns_read(pa, out).map_err(|_| fault),
+            })??;
+        }
+        Ok(())
+    }
+
+    fn write(&self, ipa: u64, bytes: &[u8]) -> Result<(), Stage2Fault> {
+        for (at, offset, n) in Self::pieces(ipa, bytes.len()) {
+            let data = &bytes[offset..offset + n];
+            let fault = Stage2Fault { ipa: at };
+            self.access(at, |target| match target {
+                Target::Realm(mem, off) => {
+                    write_bytes(mem, off, data);
+                    Ok(())
+                }
+                Target::Ns(pa) => self.rmm.platform().ns_write(pa, data).map_err(|_| fault),
+            })??;
+        }
+        Ok(())
+    }
+}
+
+/// What a Protected IPA's entry means for a realm access that faulted (spec A5.2.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectedAccess {
+    /// RIPAS EMPTY: a Synchronous External Abort taken to the realm.
+    Sea,
+    /// RIPAS RAM with nothing assigned, or DESTROYED: a REC exit to the host.
+    Exit,
+    /// Mapped and valid: the fault raced a change; the realm retries.
+    Retry,
+}
+
+/// Classifies a faulting access to a Protected IPA by its entry.
+pub fn protected_access(entry: RttEntry) -> ProtectedAccess {
+    match (entry.state(), entry.ripas()) {
+        (_, Some(Ripas::Empty)) => ProtectedAccess::Sea,
+        (_, Some(Ripas::Destroyed)) => ProtectedAccess::Exit,
+        (RttEntryState::Assigned, Some(Ripas::Ram)) if entry.is_hw_valid() => {
+            ProtectedAccess::Retry
+        }
+        _ => ProtectedAccess::Exit,
+    }
+}

@@ -1,0 +1,143 @@
+//! What a REC runs with, and what stops it: the vCPU context the world switch loads and saves,
+//! and the exception that returns control to the RMM (spec A4.1).
+
+/// The realm's registers that REC entry loads and REC exit saves.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VcpuContext {
+    /// x0..x30.
+    pub gprs: [u64; 31],
+    /// Where the realm resumes (ELR_EL2).
+    pub pc: u64,
+    /// The realm's PSTATE (SPSR_EL2).
+    pub pstate: u64,
+    /// EL1 exception state the RMM uses to inject exceptions: VBAR_EL1, ELR_EL1, SPSR_EL1,
+    /// ESR_EL1, FAR_EL1.
+    pub el1: El1Exception,
+    /// Whether WFI and WFE trap to the RMM on this entry (RmiRecEnterFlags trap_wfi/trap_wfe).
+    pub trap_wfi: bool,
+    /// See `trap_wfi`.
+    pub trap_wfe: bool,
+    /// GICv3 virtual CPU interface: ICH_HCR_EL2 and ICH_LR<n>_EL2.
+    pub gic_hcr: u64,
+    /// See `gic_hcr`.
+    pub gic_lrs: [u64; 16],
+}
+
+/// The EL1 registers involved in taking an exception to the realm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct El1Exception {
+    /// VBAR_EL1.
+    pub vbar: u64,
+    /// ELR_EL1.
+    pub elr: u64,
+    /// SPSR_EL1.
+    pub spsr: u64,
+    /// ESR_EL1.
+    pub esr: u64,
+    /// FAR_EL1.
+    pub far: u64,
+}
+
+/// The exception that brought control from the realm back to the RMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RealmTrap {
+    /// A synchronous exception taken to R-EL2, with its syndrome.
+    Sync {
+        /// ESR_EL2.
+        esr: u64,
+        /// FAR_EL2.
+        far: u64,
+        /// HPFAR_EL2.
+        hpfar: u64,
+    },
+    /// A physical IRQ.
+    Irq,
+    /// A physical FIQ.
+    Fiq,
+    /// An SError, with ESR_EL2.
+    SError {
+        /// ESR_EL2.
+        esr: u64,
+    },
+}
+
+/// ESR_EL2 fields and exception classes (Arm ARM D24.2.40).
+pub mod esr {
+    /// EC: trapped WFI or WFE.
+    pub const EC_WFX: u64 = 0x01;
+    /// EC: HVC in AArch64 state.
+    pub const EC_HVC64: u64 = 0x16;
+    /// EC: SMC in AArch64 state.
+    pub const EC_SMC64: u64 = 0x17;
+    /// EC: trapped MSR, MRS or system instruction.
+    pub const EC_SYSREG: u64 = 0x18;
+    /// EC: instruction abort from a lower exception level.
+    pub const EC_IABT_LOWER: u64 = 0x20;
+    /// EC: data abort from a lower exception level.
+    pub const EC_DABT_LOWER: u64 = 0x24;
+    /// EC: data abort at the current exception level (an SEA the realm takes at EL1).
+    pub const EC_DABT_CUR: u64 = 0x25;
+    /// EC: unknown reason.
+    pub const EC_UNKNOWN: u64 = 0x00;
+    /// EC field.
+    pub const EC_SHIFT: u32 = 26;
+    /// IL: 32-bit instruction.
+    pub const IL: u64 = 1 << 25;
+    /// Data abort ISS: ISV, the syndrome below is valid.
+    pub const ISV: u64 = 1 << 24;
+    /// Data abort ISS: SAS, access size (log2 bytes).
+    pub const SAS_SHIFT: u32 = 22;
+    /// Data abort ISS: SSE, sign extend.
+    pub const SSE: u64 = 1 << 21;
+    /// Data abort ISS: SRT, the transfer register.
+    pub const SRT_SHIFT: u32 = 16;
+    /// Data abort ISS: SF, 64-bit register.
+    pub const SF: u64 = 1 << 15;
+    /// Data abort ISS: FnV, FAR not valid.
+    pub const FNV: u64 = 1 << 10;
+    /// Abort ISS: EA, external abort.
+    pub const EA: u64 = 1 << 9;
+    /// Data abort ISS: WnR, write.
+    pub const WNR: u64 = 1 << 6;
+    /// Abort ISS: SET, synchronous error type (bits 12:11).
+    pub const SET_MASK: u64 = 0x3 << 11;
+    /// Abort ISS: the fault status code (DFSC / IFSC).
+    pub const FSC_MASK: u64 = 0x3f;
+    /// WFx ISS: TI, which instruction (bits 1:0).
+    pub const TI_MASK: u64 = 0x3;
+    /// FSC: synchronous external abort, not on a translation table walk.
+    pub const FSC_SEA: u64 = 0x10;
+    /// FSC: translation fault at level `level` (0..=3).
+    pub const fn fsc_translation(level: u64) -> u64 {
+        0x04 | level
+    }
+
+    /// The exception class of `esr`.
+    pub const fn ec(esr: u64) -> u64 {
+        (esr >> EC_SHIFT) & 0x3f
+    }
+
+    /// The syndrome of a stage-2 data abort at level 3 (a translation fault), as the hardware
+    /// reports it: with a valid instruction syndrome when `isv` (a single load or store of
+    /// `1 << sas` bytes to or from register `srt`).
+    pub const fn data_abort(write: bool, isv: bool, sas: u64, srt: u64) -> u64 {
+        let mut esr = EC_DABT_LOWER << EC_SHIFT | IL | fsc_translation(3);
+        if isv {
+            esr |= ISV | (sas & 3) << SAS_SHIFT | (srt & 31) << SRT_SHIFT | SF;
+        }
+        if write {
+            esr |= WNR;
+        }
+        esr
+    }
+}
+
+/// HPFAR_EL2 for a fault at `ipa`: FIPA (IPA bits 47:12) in bits 43:4.
+pub const fn hpfar(ipa: u64) -> u64 {
+    (ipa >> 12) << 4
+}
+
+/// The IPA HPFAR_EL2 and FAR_EL2 describe.
+pub const fn fault_ipa(hpfar: u64, far: u64) -> u64 {
+    ((hpfar >> 4) << 12) | (far & 0xfff)
+}

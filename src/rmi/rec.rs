@@ -1,0 +1,151 @@
+//! RMI_REC_CREATE (spec B4.3.12), RMI_REC_DESTROY (B4.3.13), RMI_REC_AUX_COUNT (B4.3.11).
+
+use super::params::{aux_alias, aux_aligned, RecParams, Runnable};
+use super::{granule_at, read_host_page, realm_tree, Outputs, RmiError};
+use crate::granule::{ClaimError, GranuleState, LockedGranule};
+use crate::measurement::{rim_extend_rec, HashAlgorithm, Measurement};
+use crate::platform::Platform;
+use crate::realm::{Rd, RealmState};
+use crate::rec::{Rec, RecInit, MAX_AUX, MAX_RECS, REC_AUX_COUNT};
+use crate::Rmm;
+
+/// RMI_REC_CREATE: x1 rd, x2 rec, x3 params_ptr. `rec` becomes a REC of the realm with the
+/// host's RmiRecParams, its REC_AUX_COUNT auxiliary granules REC_AUX; a runnable REC extends
+/// the RIM (B4.3.12.4).
+///
+/// Failure conditions: `params_align`, `params_bound`, `params_pas`, `rec_align`, `rec_bound`,
+/// `rec_state`, `rd_align`, `rd_bound`, `rd_state`, `mpidr_index`, `num_aux`, `aux_align`,
+/// `aux_alias`, `aux_state` (RMI_ERROR_INPUT); `realm_state` (not NEW) and `num_recs` (the
+/// realm has 2^MAX_RECS_ORDER - 1 RECs), RMI_ERROR_REALM, after the RD checks.
+pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), RmiError> {
+    let [_, rd, rec, params_ptr, ..] = *regs;
+    let page = read_host_page(rmm, params_ptr)?; // params_align, params_bound, params_pas
+    let params = RecParams::parse(&page);
+    granule_at(rmm, rec)?; // rec_align, rec_bound
+    let rd_locked = granule_at(rmm, rd)?
+        .lock(GranuleState::Rd)
+        .map_err(|_| RmiError::INPUT)?; // rd_align, rd_bound, rd_state
+    let realm = Rd::new(rmm.platform().granule(rd));
+    if realm.state() != RealmState::New {
+        return Err(RmiError::realm(0)); // realm_state
+    }
+    if rd_locked.refcount() >= MAX_RECS {
+        return Err(RmiError::realm(0)); // num_recs
+    }
+    if !params.mpidr.is_valid() || params.mpidr.rec_index() != realm.rec_index() {
+        return Err(RmiError::INPUT); // mpidr_index
+    }
+    let aux = match params.aux_used() {
+        Some(aux) if aux.len() == REC_AUX_COUNT => aux,
+        _ => return Err(RmiError::INPUT), // num_aux
+    };
+    if !aux_aligned(aux) {
+        return Err(RmiError::INPUT); // aux_align
+    }
+    if aux_alias(rec, aux) {
+        return Err(RmiError::INPUT); // aux_alias
+    }
+
+    // rec_state and aux_state: the REC and its aux granules DELEGATED, locked in ascending PA
+    // order after the RD (no duplicates: aux_alias).
+    let mut pas = [0u64; 1 + MAX_AUX];
+    pas[0] = rec;
+    pas[1..=aux.len()].copy_from_slice(aux);
+    let pas = &mut pas[..=aux.len()];
+    pas.sort_unstable();
+    let mut locked: [Option<LockedGranule>; 1 + MAX_AUX] = Default::default();
+    for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
+        let granule = rmm.granules().get(pa).ok_or(RmiError::INPUT)?; // aux_state (bound)
+        *slot = Some(
+            granule
+                .lock(GranuleState::Delegated)
+                .map_err(|_| RmiError::INPUT)?, // rec_state, aux_state
+        );
+    }
+
+    let runnable = params.flags.runnable() == Runnable::Runnable;
+    if runnable {
+        let algo = HashAlgorithm::from_rmi(realm.config().hash_algo).ok_or(RmiError::INPUT)?;
+        let mut rim = Measurement::from_bytes(realm.measurement(0));
+        rim_extend_rec(algo, &mut rim, &params.measured());
+        realm.set_measurement(0, rim.as_bytes());
+    }
+    Rec::new(rmm.platform().granule(rec)).init(&RecInit {
+        owner: rd,
+        runnable,
+        mpidr: params.mpidr.bits(),
+        pc: params.pc,
+        gprs: &params.gprs,
+        aux,
+    });
+    realm.set_rec_index(realm.rec_index() + 1);
+    // The REC's reference on its RD: dropped by REC_DESTROY; REALM_DESTROY needs none left.
+    rd_locked.get_ref();
+    for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
+        if let Some(guard) = slot.take() {
+            let state = if pa == rec {
+                GranuleState::Rec
+            } else {
+                GranuleState::RecAux
+            };
+            guard.transition(state);
+        }
+    }
+    Ok(())
+}
+
+/// RMI_REC_DESTROY: x1 rec. The REC and its auxiliary granules become DELEGATED (wiped), and
+/// the realm has one REC fewer.
+///
+/// Failure conditions: `rec_align`, `rec_bound`, `rec_gran_state` (RMI_ERROR_INPUT), then
+/// `rec_state` (running: RMI_ERROR_REC, at once).
+pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiError> {
+    let locked = granule_at(rmm, rec_pa)?
+        .lock_unclaimed(GranuleState::Rec)
+        .map_err(|e| match e {
+            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
+            ClaimError::Claimed => RmiError::rec(),  // rec_state
+        })?;
+    let rec = Rec::new(rmm.platform().granule(rec_pa));
+    let owner = rec.owner();
+    // Lock order: the REC, then its aux granules in ascending PA order.
+    let mut aux = [0u64; MAX_AUX];
+    let mut count = 0;
+    for (slot, pa) in aux.iter_mut().zip(rec.aux()) {
+        *slot = pa;
+        count += 1;
+    }
+    let aux = &mut aux[..count];
+    aux.sort_unstable();
+    for &pa in aux.iter() {
+        let Some(granule) = rmm.granules().get(pa) else {
+            continue;
+        };
+        if let Ok(aux_locked) = granule.lock(GranuleState::RecAux) {
+            rmm.platform().granule_zero(pa);
+            aux_locked.transition(GranuleState::Delegated);
+        }
+    }
+    rmm.platform().granule_zero(rec_pa);
+    locked.transition(GranuleState::Delegated);
+    // The REC's reference on its RD, taken by REC_CREATE (lock-free: Release).
+    if let Some(rd) = rmm.granules().get(owner) {
+        rd.put_ref();
+    }
+    Ok(())
+}
+
+/// RMI_REC_AUX_COUNT: x1 rd. Output: x1 the number of auxiliary granules a REC of this realm
+/// needs.
+///
+/// Failure conditions, all RMI_ERROR_INPUT: `rd_align`, `rd_bound`, `rd_state`.
+pub(super) fn aux_count<P: Platform>(
+    rmm: &Rmm<P>,
+    cpu: usize,
+    rd: u64,
+    out: &mut Outputs,
+) -> Result<(), RmiError> {
+    realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
+    out[0] = REC_AUX_COUNT as u64;
+    Ok(())
+}

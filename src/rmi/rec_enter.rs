@@ -1,0 +1,114 @@
+//! RMI_REC_ENTER (spec B4.3.14): run a REC until it exits to the host (spec A4).
+
+use super::params::{
+    EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, Trap, REC_EXIT_OFFSET,
+};
+use super::{granule_at, read_host_page, tree_of, RmiError};
+use crate::granule::{ClaimError, GranuleState};
+use crate::platform::Platform;
+use crate::realm::{Rd, RealmState};
+use crate::rec::{complete_mmio, handle, host_injected_sea, Handled, RealmTrap, Rec, Stage2};
+use crate::Rmm;
+
+/// ICH_HCR_EL2 fields the host controls (A6.1): UIE, LRENPIE, NPIE, VGrp0EIE, VGrp0DIE,
+/// VGrp1EIE, VGrp1DIE (bits 7:1) and TDIR (bit 14). Any other bit set fails the entry.
+const GICV3_HCR_HOST_BITS: u64 = 0xfe | 1 << 14;
+/// ICH_LR<n>_EL2 bits that must be zero: HW (bit 61, A6.1), RES0 bits 59:56 and 47:45, and
+/// with HW == 0 pINTID bits 44:42.
+const GICV3_LR_ZERO_BITS: u64 = 1 << 61 | 0xf << 56 | 0x3f << 42;
+
+/// Gicv3ConfigIsValid (B3.18) for a PE with `lrs` list registers.
+fn gicv3_config_is_valid(enter: &RecEnter, lrs: usize) -> bool {
+    enter.gicv3_hcr & !GICV3_HCR_HOST_BITS == 0
+        && enter.gicv3_lrs[..lrs.min(16)]
+            .iter()
+            .all(|lr| lr & GICV3_LR_ZERO_BITS == 0)
+}
+
+/// RMI_REC_ENTER: x1 rec, x2 run_ptr. Runs the REC on this CPU until an exit the host must
+/// see, which it then finds in RmiRecRun.exit.
+///
+/// Failure conditions: `run_align`, `run_bound`, `run_pas`, `rec_align`, `rec_bound`,
+/// `rec_gran_state` (RMI_ERROR_INPUT), then `realm_new` (RMI_ERROR_REALM, 0), `system_off`
+/// (RMI_ERROR_REALM, 1), `rec_state` (running), `rec_runnable`, `rec_mmio` (emulated MMIO
+/// completion without an emulatable abort), `rec_gicv3`, `rec_psci` (RMI_ERROR_REC).
+///
+/// The REC is claimed with one CAS for the whole run and released with one store: no lock is
+/// held while the realm runs, and a second REC_ENTER, REC_DESTROY or PSCI_COMPLETE naming it
+/// fails at once.
+pub(super) fn enter<P: Platform>(
+    rmm: &Rmm<P>,
+    cpu: usize,
+    regs: &[u64; 8],
+) -> Result<(), RmiError> {
+    let [_, rec_pa, run_ptr, ..] = *regs;
+    let mut run = read_host_page(rmm, run_ptr)?; // run_align, run_bound, run_pas
+    let entry = RecEnter::from_run(&run);
+    let _claimed = granule_at(rmm, rec_pa)?
+        .claim(GranuleState::Rec, cpu)
+        .map_err(|e| match e {
+            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
+            ClaimError::Claimed => RmiError::rec(),  // rec_state
+        })?;
+    let rec = Rec::new(rmm.platform().granule(rec_pa));
+    // The REC holds a reference on its RD: the realm cannot be destroyed under us.
+    let rd = rec.owner();
+    match Rd::new(rmm.platform().granule(rd)).state() {
+        RealmState::New => return Err(RmiError::realm(0)), // realm_new
+        RealmState::SystemOff => return Err(RmiError::realm(1)), // system_off
+        RealmState::Active => {}
+    }
+    if !rec.runnable() {
+        return Err(RmiError::rec()); // rec_runnable
+    }
+    let inject_sea = entry.flags.inject_sea() == InjectSea::Inject;
+    let emulated = entry.flags.emul_mmio() == EmulatedMmio::Emulated && !inject_sea;
+    if emulated && !rec.emulatable_abort() {
+        return Err(RmiError::rec()); // rec_mmio
+    }
+    let lrs = rmm.platform().cpu_features().gic_list_registers.into();
+    if !gicv3_config_is_valid(&entry, lrs) {
+        return Err(RmiError::rec()); // rec_gicv3
+    }
+    if rec.psci_pending() {
+        return Err(RmiError::rec()); // rec_psci
+    }
+
+    // Entry (A4.2): the REC's registers, then what the host completed since the last exit.
+    let mut vcpu = rec.load();
+    let [last_esr, last_far, _] = rec.last_exit();
+    if inject_sea && rec.emulatable_abort() {
+        host_injected_sea(&mut vcpu, last_esr, last_far);
+    } else if emulated {
+        complete_mmio(&mut vcpu, last_esr, entry.gprs[0]);
+    }
+    vcpu.trap_wfi = entry.flags.trap_wfi() == Trap::Trap;
+    vcpu.trap_wfe = entry.flags.trap_wfe() == Trap::Trap;
+    vcpu.gic_hcr = entry.gicv3_hcr;
+    vcpu.gic_lrs = entry.gicv3_lrs;
+
+    let stage2 = Stage2::new(rmm, cpu, tree_of(rmm, rd)?);
+    let mut exit = RecExit::new(RecExitReason::Sync);
+    let (emulatable, syndrome) = loop {
+        let trap = rmm.platform().run_realm(cpu, rec_pa, &mut vcpu, &stage2);
+        let syndrome = match trap {
+            RealmTrap::Sync { esr, far, hpfar } => [esr, far, hpfar],
+            _ => [0; 3],
+        };
+        match handle(trap, &mut vcpu, &stage2, &mut exit) {
+            Handled::Resume => continue,
+            Handled::Exit { emulatable } => break (emulatable, syndrome),
+        }
+    };
+
+    // Exit (A4.3): save the REC, report the GIC state, tell the host.
+    rec.save(&vcpu);
+    rec.set_emulatable_abort(emulatable);
+    rec.set_last_exit(syndrome);
+    exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_HOST_BITS;
+    exit.gicv3_lrs = vcpu.gic_lrs;
+    exit.write_to(&mut run);
+    rmm.platform()
+        .ns_write(run_ptr + REC_EXIT_OFFSET as u64, &run[REC_EXIT_OFFSET..])
+        .map_err(|_| RmiError::INPUT)
+}
