@@ -22,9 +22,11 @@ pub mod memory;
 mod monitor;
 pub mod percpu;
 pub mod platform;
+pub mod psci;
 pub mod realm;
 pub mod rec;
 pub mod rmi;
+pub mod rsi;
 pub mod rtt;
 pub mod sync;
 

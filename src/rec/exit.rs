@@ -3,8 +3,12 @@
 
 use super::stage2::{protected_access, ProtectedAccess, Stage2};
 use super::vcpu::{esr, fault_ipa, RealmTrap, VcpuContext};
+use super::RipasChange;
 use crate::platform::Platform;
-use crate::rmi::params::{RecExit, RecExitReason};
+use crate::psci::{self, PsciReturn};
+use crate::rmi::params::{RecExit, RecExitReason, RmiRipas};
+use crate::rsi;
+use crate::rtt::Ripas;
 
 /// SMCCC NOT_SUPPORTED, for a realm SMC outside PSCI and RSI (A4.3.4).
 const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
@@ -16,18 +20,27 @@ const EL1H_MASKED: u64 = 0x3c5;
 pub enum Handled {
     /// Resume the realm.
     Resume,
-    /// Return to the host with the exit written to `out`; `emulatable` marks an Emulatable
-    /// Data Abort (rec.emulatable_abort).
-    Exit {
-        /// Whether it is an Emulatable Data Abort.
-        emulatable: bool,
-    },
+    /// Return to the host with the exit written to `out`.
+    Exit(ExitKind),
 }
 
-/// Writes `exit` for the host: not an Emulatable Data Abort.
+/// What an exit leaves pending in the REC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Nothing.
+    Plain,
+    /// An Emulatable Data Abort (rec.emulatable_abort).
+    EmulatableAbort,
+    /// A PSCI request naming another REC, for RMI_PSCI_COMPLETE (rec.psci_pending).
+    PsciRequest,
+    /// A RIPAS change request, for RMI_RTT_SET_RIPAS.
+    RipasChange(RipasChange),
+}
+
+/// Writes `exit` for the host, with nothing pending.
 fn exit(out: &mut RecExit, exit: RecExit) -> Handled {
     *out = exit;
-    Handled::Exit { emulatable: false }
+    Handled::Exit(ExitKind::Plain)
 }
 
 /// Takes a synchronous exception to the realm's EL1 with syndrome `esr` (and FAR `far`), as
@@ -98,13 +111,7 @@ pub fn handle<P: Platform>(
             inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
             Handled::Resume
         }
-        esr::EC_SMC64 => {
-            // RSI and PSCI come with the realm-execution work; anything else is
-            // NOT_SUPPORTED (A4.3.4), and the realm continues after the SMC.
-            vcpu.gprs[0] = SMCCC_NOT_SUPPORTED;
-            vcpu.pc += 4;
-            Handled::Resume
-        }
+        esr::EC_SMC64 => smc(vcpu, stage2, out),
         esr::EC_SYSREG => {
             // Emulated by the RMM: reads as zero, writes ignored, until ID registers are
             // modelled.
@@ -122,6 +129,75 @@ pub fn handle<P: Platform>(
             Handled::Resume
         }
     }
+}
+
+/// An SMC from the realm: PSCI (B6) or RSI (B5); anything else NOT_SUPPORTED (A4.3.4). The
+/// realm resumes after the SMC instruction.
+fn smc<P: Platform>(vcpu: &mut VcpuContext, stage2: &Stage2<'_, P>, out: &mut RecExit) -> Handled {
+    let [fid, x1, x2, x3, x4] = [0, 1, 2, 3, 4].map(|n| vcpu.gprs[n]);
+    let fid = fid & u64::from(u32::MAX); // SMCCC: the function ID is W0
+    vcpu.pc += 4;
+    let mut answer = |x0: u64| {
+        vcpu.gprs[0] = x0;
+        Handled::Resume
+    };
+    match fid {
+        psci::PSCI_CPU_ON => {
+            // B6.3.3: entry and mpidr are checked here; runnable needs the target REC, which
+            // the host names in RMI_PSCI_COMPLETE (ALREADY_ON there).
+            if !stage2.is_protected(x2) {
+                return answer(PsciReturn::InvalidAddress.encode()); // entry
+            }
+            if !psci::mpidr_is_used(x1, stage2.rec_count()) {
+                return answer(PsciReturn::InvalidParameters.encode()); // mpidr
+            }
+            psci_exit(out, [fid, x1, x2, x3])
+        }
+        psci::PSCI_AFFINITY_INFO => {
+            // B6.3.1: target_bound, target_match.
+            if x2 != 0 || !psci::mpidr_is_used(x1, stage2.rec_count()) {
+                return answer(PsciReturn::InvalidParameters.encode());
+            }
+            psci_exit(out, [fid, x1, x2, 0])
+        }
+        rsi::RSI_IPA_STATE_SET => {
+            // B5.3.6: base_align, top_align, size_valid, rgn_bound, ripas_valid.
+            let ripas = x3 & 0xff;
+            let valid = x1 % 4096 == 0
+                && x2 % 4096 == 0
+                && x1 < x2
+                && stage2.is_protected(x2 - 1)
+                && (ripas == Ripas::Empty.to_rmi().into() || ripas == Ripas::Ram.to_rmi().into());
+            if !valid {
+                return answer(rsi::RSI_ERROR_INPUT);
+            }
+            let change = RipasChange {
+                addr: x1,
+                top: x2,
+                value: ripas as u8,
+                change_destroyed: x4 & rsi::RSI_CHANGE_DESTROYED != 0,
+            };
+            let mut e = RecExit::new(RecExitReason::RipasChange);
+            e.ripas_base = x1;
+            e.ripas_top = x2;
+            e.ripas_value = if change.value == 1 {
+                RmiRipas::Ram
+            } else {
+                RmiRipas::Empty
+            };
+            *out = e;
+            Handled::Exit(ExitKind::RipasChange(change))
+        }
+        _ => answer(SMCCC_NOT_SUPPORTED),
+    }
+}
+
+/// A REC exit due to PSCI (A4.3.7) with the call's FID and arguments, pending completion.
+fn psci_exit(out: &mut RecExit, gprs: [u64; 4]) -> Handled {
+    let mut e = RecExit::new(RecExitReason::Psci);
+    e.gprs[..4].copy_from_slice(&gprs);
+    *out = e;
+    Handled::Exit(ExitKind::PsciRequest)
 }
 
 /// A stage-2 abort (A4.3.4.2, A4.3.4.3, A5.2.9).
@@ -181,7 +257,11 @@ fn abort<P: Platform>(
             e.esr |= trap_esr & esr::IL;
         }
         *out = e;
-        Handled::Exit { emulatable }
+        Handled::Exit(if emulatable {
+            ExitKind::EmulatableAbort
+        } else {
+            ExitKind::Plain
+        })
     }
 }
 

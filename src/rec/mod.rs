@@ -30,7 +30,7 @@ mod exit;
 mod stage2;
 mod vcpu;
 
-pub use exit::{complete_mmio, handle, host_injected_sea, inject, Handled};
+pub use exit::{complete_mmio, handle, host_injected_sea, inject, ExitKind, Handled};
 pub use stage2::{protected_access, ProtectedAccess, Stage2};
 pub use vcpu::{esr, fault_ipa, hpfar, El1Exception, RealmTrap, VcpuContext};
 
@@ -57,6 +57,10 @@ const GPRS: usize = 8;
 const EMULATABLE_ABORT: usize = 40;
 const PSCI_PENDING: usize = 41;
 const HOST_CALL_PENDING: usize = 42;
+const RIPAS_ADDR: usize = 43;
+const RIPAS_TOP: usize = 44;
+const RIPAS_VALUE: usize = 45;
+const RIPAS_DESTROYED: usize = 46;
 const NUM_AUX: usize = 48;
 const AUX: usize = 49;
 const LAST_ESR: usize = 72;
@@ -71,6 +75,19 @@ const RUNNABLE: u64 = 1;
 #[derive(Clone, Copy)]
 pub struct Rec<'a> {
     mem: &'a GranuleMemory,
+}
+
+/// A RIPAS change the realm requested (RmmRec ripas_* attributes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RipasChange {
+    /// Next address to be processed.
+    pub addr: u64,
+    /// Top of the requested region.
+    pub top: u64,
+    /// Requested RIPAS (RmiRipas encoding).
+    pub value: u8,
+    /// Whether entries whose RIPAS is DESTROYED may change (RsiRipasChangeFlags).
+    pub change_destroyed: bool,
 }
 
 /// What REC_CREATE sets up.
@@ -199,6 +216,30 @@ impl<'a> Rec<'a> {
     /// Records whether a host call is pending.
     pub fn set_host_call_pending(&self, value: bool) {
         self.set(HOST_CALL_PENDING, value.into())
+    }
+
+    /// The pending RIPAS change (A4.3.8): next address, top, value, and whether DESTROYED
+    /// entries may change. All zero when none is pending.
+    pub fn ripas_change(&self) -> RipasChange {
+        RipasChange {
+            addr: self.get(RIPAS_ADDR),
+            top: self.get(RIPAS_TOP),
+            value: self.get(RIPAS_VALUE) as u8,
+            change_destroyed: self.get(RIPAS_DESTROYED) != 0,
+        }
+    }
+
+    /// Records the pending RIPAS change.
+    pub fn set_ripas_change(&self, change: &RipasChange) {
+        self.set(RIPAS_ADDR, change.addr);
+        self.set(RIPAS_TOP, change.top);
+        self.set(RIPAS_VALUE, change.value.into());
+        self.set(RIPAS_DESTROYED, change.change_destroyed.into());
+    }
+
+    /// Advances the pending RIPAS change to `addr` (RMI_RTT_SET_RIPAS).
+    pub fn set_ripas_addr(&self, addr: u64) {
+        self.set(RIPAS_ADDR, addr)
     }
 
     /// The auxiliary granules' PAs.

@@ -10,12 +10,23 @@ pub struct Stage2<'a, P: Platform> {
     rmm: &'a Rmm<P>,
     cpu: usize,
     tree: RttTree,
+    rec_count: u64,
 }
 
 impl<'a, P: Platform> Stage2<'a, P> {
-    /// The stage 2 of the realm whose tree is `tree`.
-    pub(crate) fn new(rmm: &'a Rmm<P>, cpu: usize, tree: RttTree) -> Self {
-        Self { rmm, cpu, tree }
+    /// The stage 2 of the realm whose tree is `tree` and which has `rec_count` RECs.
+    pub(crate) fn new(rmm: &'a Rmm<P>, cpu: usize, tree: RttTree, rec_count: u64) -> Self {
+        Self {
+            rmm,
+            cpu,
+            tree,
+            rec_count,
+        }
+    }
+
+    /// How many RECs the realm has (its next REC index; fixed once the realm is ACTIVE).
+    pub fn rec_count(&self) -> u64 {
+        self.rec_count
     }
 
     /// The entry that maps `ipa`: the walk towards level 3, without locks. `None` outside the

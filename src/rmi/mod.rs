@@ -8,6 +8,7 @@ mod data;
 mod features;
 mod granule;
 pub mod params;
+mod psci_complete;
 mod realm;
 mod rec;
 mod rec_enter;
@@ -136,10 +137,8 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -
         Command::RecDestroy => rec::destroy(rmm, regs[1]),
         Command::RecAuxCount => rec::aux_count(rmm, cpu, regs[1], &mut outputs),
         Command::RecEnter => rec_enter::enter(rmm, cpu, regs),
-        _ => {
-            out[0] = SMCCC_NOT_SUPPORTED;
-            return out;
-        }
+        Command::PsciComplete => psci_complete::complete(rmm, regs),
+        Command::RttSetRipas => ripas::set(rmm, cpu, regs, &mut outputs),
     };
     out[0] = return_code(result);
     let n = command.output_count();

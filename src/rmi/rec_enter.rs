@@ -1,13 +1,17 @@
 //! RMI_REC_ENTER (spec B4.3.14): run a REC until it exits to the host (spec A4).
 
 use super::params::{
-    EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, Trap, REC_EXIT_OFFSET,
+    EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, RmiResponse, Trap, REC_EXIT_OFFSET,
 };
 use super::{granule_at, read_host_page, tree_of, RmiError};
 use crate::granule::{ClaimError, GranuleState};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
-use crate::rec::{complete_mmio, handle, host_injected_sea, Handled, RealmTrap, Rec, Stage2};
+use crate::rec::{
+    complete_mmio, handle, host_injected_sea, ExitKind, Handled, RealmTrap, Rec, RipasChange,
+    Stage2,
+};
+use crate::rsi;
 use crate::Rmm;
 
 /// ICH_HCR_EL2 fields the host controls (A6.1): UIE, LRENPIE, NPIE, VGrp0EIE, VGrp0DIE,
@@ -87,9 +91,19 @@ pub(super) fn enter<P: Platform>(
     vcpu.gic_hcr = entry.gicv3_hcr;
     vcpu.gic_lrs = entry.gicv3_lrs;
 
-    let stage2 = Stage2::new(rmm, cpu, tree_of(rmm, rd)?);
+    // A RIPAS change the realm requested is answered now (B5.3.6): how far the host got with
+    // RMI_RTT_SET_RIPAS, and whether it accepted.
+    let change = rec.ripas_change();
+    if change.top != 0 {
+        vcpu.gprs[0] = rsi::RSI_SUCCESS;
+        vcpu.gprs[1] = change.addr;
+        vcpu.gprs[2] = (entry.flags.ripas_response() == RmiResponse::Reject).into();
+    }
+
+    let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
+    let stage2 = Stage2::new(rmm, cpu, tree_of(rmm, rd)?, rec_count);
     let mut exit = RecExit::new(RecExitReason::Sync);
-    let (emulatable, syndrome) = loop {
+    let (kind, syndrome) = loop {
         let trap = rmm.platform().run_realm(cpu, rec_pa, &mut vcpu, &stage2);
         let syndrome = match trap {
             RealmTrap::Sync { esr, far, hpfar } => [esr, far, hpfar],
@@ -97,13 +111,19 @@ pub(super) fn enter<P: Platform>(
         };
         match handle(trap, &mut vcpu, &stage2, &mut exit) {
             Handled::Resume => continue,
-            Handled::Exit { emulatable } => break (emulatable, syndrome),
+            Handled::Exit(kind) => break (kind, syndrome),
         }
     };
 
     // Exit (A4.3): save the REC, report the GIC state, tell the host.
     rec.save(&vcpu);
-    rec.set_emulatable_abort(emulatable);
+    rec.set_emulatable_abort(kind == ExitKind::EmulatableAbort);
+    rec.set_psci_pending(kind == ExitKind::PsciRequest);
+    // A4.3.8: a RIPAS change is pending only after an exit that requests one.
+    rec.set_ripas_change(&match kind {
+        ExitKind::RipasChange(change) => change,
+        _ => RipasChange::default(),
+    });
     rec.set_last_exit(syndrome);
     exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_HOST_BITS;
     exit.gicv3_lrs = vcpu.gic_lrs;

@@ -1,10 +1,11 @@
-//! RMI_RTT_INIT_RIPAS (spec B4.3.18).
+//! RMI_RTT_INIT_RIPAS (spec B4.3.18) and RMI_RTT_SET_RIPAS (B4.3.21).
 
-use super::{granule_at, tree_of, Outputs, RmiError};
-use crate::granule::GranuleState;
+use super::{granule_at, realm_tree, tree_of, Outputs, RmiError};
+use crate::granule::{ClaimError, GranuleState};
 use crate::measurement::{rim_extend_ripas, HashAlgorithm, Measurement};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
+use crate::rec::Rec;
 use crate::rtt::{lock_table, Level, Ripas, RttEntryState};
 use crate::{Rmm, GRANULE_SIZE};
 
@@ -77,5 +78,85 @@ pub(super) fn init<P: Platform>(
     }
     realm.set_measurement(0, rim.as_bytes());
     out[0] = walk_top;
+    Ok(())
+}
+
+/// RMI_RTT_SET_RIPAS: x1 rd, x2 rec, x3 base, x4 top. Applies the RIPAS change the REC
+/// requested (RSI_IPA_STATE_SET) from `base` up to `walk_top` (RttSkipEntriesWithRipas, also
+/// stopping at DESTROYED entries unless the realm allowed changing them), and records the
+/// progress in the REC. Output: x1 out_top.
+///
+/// Failure conditions: `rd_align`, `rd_bound`, `rd_state`, `rec_align`, `rec_bound`,
+/// `rec_gran_state`, `size_valid`, `base_bound` (`base` is not where the change stands),
+/// `top_bound` (beyond the request), `top_gran_align` (RMI_ERROR_INPUT); `rec_state` (running)
+/// and `rec_owner` (another realm's REC), RMI_ERROR_REC after the REC checks; `base_align` and
+/// `no_progress` (both only when the entry at `base` does not already have the requested
+/// RIPAS), RMI_ERROR_RTT at the walk's level, after the RD checks.
+pub(super) fn set<P: Platform>(
+    rmm: &Rmm<P>,
+    cpu: usize,
+    regs: &[u64; 8],
+    out: &mut Outputs,
+) -> Result<(), RmiError> {
+    let [_, rd, rec_pa, base, top, ..] = *regs;
+    let tree = realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
+                                          // Lock order: a REC before RTTs (no command takes a REC lock while holding an RTT).
+    let _rec_locked = granule_at(rmm, rec_pa)?
+        .lock_unclaimed(GranuleState::Rec)
+        .map_err(|e| match e {
+            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
+            ClaimError::Claimed => RmiError::rec(),  // rec_state
+        })?;
+    let rec = Rec::new(rmm.platform().granule(rec_pa));
+    if rec.owner() != rd {
+        return Err(RmiError::rec()); // rec_owner
+    }
+    let change = rec.ripas_change();
+    if top <= base {
+        return Err(RmiError::INPUT); // size_valid
+    }
+    if base != change.addr {
+        return Err(RmiError::INPUT); // base_bound
+    }
+    if top > change.top {
+        return Err(RmiError::INPUT); // top_bound
+    }
+    if !top.is_multiple_of(GRANULE_SIZE) {
+        return Err(RmiError::INPUT); // top_gran_align
+    }
+    let value = Ripas::from_rmi(change.value.into()).ok_or(RmiError::INPUT)?;
+    let table = lock_table(rmm, cpu, &tree, base, Level::PAGE).ok_or(RmiError::INPUT)?;
+    let walk = table.walk;
+    let walk_error = RmiError::rtt(walk.level.get() as u8);
+    let already = walk.entry.ripas() == Some(value);
+    if !walk.level.is_aligned(base) && !already {
+        return Err(walk_error); // base_align
+    }
+    let stop_at_destroyed = !change.change_destroyed;
+    let walk_top =
+        walk.skip_entries_with_ripas_stopping(table.memory(), base, top, stop_at_destroyed);
+    if walk_top == base && !already {
+        return Err(walk_error); // no_progress
+    }
+
+    let size = walk.level.size();
+    let mut ipa = base;
+    let mut invalidate = false;
+    while ipa < walk_top {
+        let index = walk.level.entry_index(ipa);
+        let old = table.entry(index);
+        if let Some(entry) = old.with_ripas(value, walk.level) {
+            invalidate |= old.is_hw_valid() && !entry.is_hw_valid();
+            table.set(index, entry);
+        }
+        ipa += size;
+    }
+    if invalidate {
+        // RAM to EMPTY on a mapped page removes a valid descriptor.
+        rmm.platform().tlbi_range(tree.vmid, base, walk_top - base);
+    }
+    let out_top = top.min(walk_top);
+    rec.set_ripas_addr(out_top);
+    out[0] = out_top;
     Ok(())
 }

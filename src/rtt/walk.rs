@@ -95,9 +95,24 @@ impl WalkResult {
     /// reached: from `base`, the IPA of the first TABLE entry, or the IPA just past the table,
     /// or `top` if smaller; aligned down to the walk's level.
     pub fn skip_entries_with_ripas(&self, mem: &GranuleMemory, base: u64, top: u64) -> u64 {
+        self.skip_entries_with_ripas_stopping(mem, base, top, false)
+    }
+
+    /// RttSkipEntriesWithRipas (B3.75): as [`WalkResult::skip_entries_with_ripas`], also
+    /// stopping at an entry whose RIPAS is DESTROYED when `stop_at_destroyed`.
+    pub fn skip_entries_with_ripas_stopping(
+        &self,
+        mem: &GranuleMemory,
+        base: u64,
+        top: u64,
+        stop_at_destroyed: bool,
+    ) -> u64 {
         let first = self.level.entry_index(base);
-        let table = (first..RTT_ENTRIES)
-            .find(|&i| read_entry(mem, i, self.level).state() == RttEntryState::Table);
+        let table = (first..RTT_ENTRIES).find(|&i| {
+            let entry = read_entry(mem, i, self.level);
+            entry.state() == RttEntryState::Table
+                || (stop_at_destroyed && entry.ripas() == Some(super::Ripas::Destroyed))
+        });
         let end = self.entry_ipa(base, table.unwrap_or(RTT_ENTRIES));
         self.level.align_down(end.min(top))
     }
