@@ -57,6 +57,18 @@ impl Granule {
         state_of(word) == state && word & RETIRING == 0
     }
 
+    /// The number of references held on the granule, as an observer outside the lock sees it
+    /// (for inspection: a lock holder uses [`LockedGranule::refcount`]).
+    pub fn refcount(&self) -> u64 {
+        // Acquire: pairs with the Release of the unlock or `put_ref` that set it.
+        self.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT
+    }
+
+    /// Whether a CPU holds the granule's lock or has claimed it (for inspection).
+    pub fn is_busy(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & (LOCK | OWNER_MASK) != 0
+    }
+
     /// Locks the granule if its state is `expected`; otherwise returns the state it has.
     ///
     /// A wrong state fails at once, locked or not: STATE only changes under the lock, so the
