@@ -14,6 +14,9 @@ extern crate alloc;
 #[cfg(feature = "host")]
 extern crate std;
 
+#[cfg(all(feature = "audit", not(loom)))]
+pub mod audit;
+
 pub mod granule;
 #[cfg(feature = "host")]
 pub mod host;

@@ -13,7 +13,17 @@ pub use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub use core::hint::spin_loop;
 #[cfg(not(loom))]
-pub use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+pub use core::sync::atomic::{fence, Ordering};
+#[cfg(all(not(loom), not(feature = "audit")))]
+pub use core::sync::atomic::{AtomicBool, AtomicU64};
+
+// The shared-write audit's recording atomics (host, `audit` feature; `crate::audit`).
+#[cfg(all(not(loom), feature = "audit"))]
+pub use crate::audit::{AtomicBool, AtomicU64};
 
 /// One naturally aligned 64-bit word of physical memory.
+#[cfg(not(feature = "audit"))]
 pub use core::sync::atomic::AtomicU64 as MemoryWord;
+/// One naturally aligned 64-bit word of physical memory (recording its writes).
+#[cfg(feature = "audit")]
+pub use crate::audit::AtomicU64 as MemoryWord;

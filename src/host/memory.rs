@@ -95,8 +95,8 @@ fn zeroed<T>(len: usize) -> Box<[T]> {
         std::alloc::handle_alloc_error(layout);
     }
     // SAFETY: `ptr` is a fresh allocation of `len` elements with `T`'s layout, owned by the box
-    // from here on; `zeroed` is only called with atomic integers, for which all-zero bytes are a
-    // valid value.
+    // from here on; `zeroed` is only called with atomic integers (or the audit's transparent
+    // wrappers of them), for which all-zero bytes are a valid value.
     unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(ptr, len)) }
 }
 
