@@ -155,3 +155,83 @@ fn recs_keep_their_realm_alive() {
     }
     assert_eq!(rmi(&m, RMI_REALM_DESTROY, &[realm.rd])[0], SUCCESS);
 }
+
+/// Issue 3's whole-lifecycle scenario: create, populate, activate, enter, then destroy in
+/// reverse until every granule is UNDELEGATED and reads as zero from the host.
+#[test]
+fn whole_lifecycle_returns_every_granule_zeroed() {
+    let m = machine();
+    let mut g = Granules::new();
+    let realm = new_realm(&m, &mut g);
+    let l2 = create_rtt(&m, &mut g, realm.rd, 0x4000_0000, 2);
+    let l3 = create_rtt(&m, &mut g, realm.rd, 0x4000_0000, 3);
+    assert_eq!(
+        rmi(
+            &m,
+            RMI_RTT_INIT_RIPAS,
+            &[realm.rd, 0x4000_0000, 0x4000_3000]
+        )[0],
+        SUCCESS
+    );
+    let src = g.ns();
+    m.ns_write(src, &[0xc3; GRANULE as usize]).unwrap();
+    let data: Vec<u64> = (0..3).map(|_| g.delegated(&m)).collect();
+    for (i, &d) in data.iter().enumerate() {
+        let ipa = 0x4000_0000 + i as u64 * GRANULE;
+        assert_eq!(
+            rmi(&m, RMI_DATA_CREATE, &[realm.rd, d, ipa, src, 1])[0],
+            SUCCESS
+        );
+    }
+    let aux_start = g.0;
+    let rec = new_rec(&m, &mut g, realm.rd, 0);
+    assert_eq!(rmi(&m, RMI_REALM_ACTIVATE, &[realm.rd])[0], SUCCESS);
+    let run = g.ns();
+    m.ns_write(run, &[0u8; 4096]).unwrap();
+    for _ in 0..3 {
+        // No realm model registered: each entry exits at once with an IRQ.
+        assert_eq!(rmi(&m, RMI_REC_ENTER, &[rec, run])[0], SUCCESS);
+        let mut reason = [0u8; 1];
+        m.ns_read(run + 0x800, &mut reason).unwrap();
+        assert_eq!(reason[0], 1, "RMI_EXIT_IRQ");
+    }
+
+    assert_eq!(rmi(&m, RMI_REC_DESTROY, &[rec])[0], SUCCESS);
+    for i in 0..3 {
+        let out = rmi(&m, RMI_DATA_DESTROY, &[realm.rd, 0x4000_0000 + i * GRANULE]);
+        assert_eq!(out[..2], [SUCCESS, data[i as usize]]);
+    }
+    assert_eq!(
+        rmi(&m, RMI_RTT_DESTROY, &[realm.rd, 0x4000_0000, 3])[..2],
+        [SUCCESS, l3]
+    );
+    assert_eq!(
+        rmi(&m, RMI_RTT_DESTROY, &[realm.rd, 0x4000_0000, 2])[..2],
+        [SUCCESS, l2]
+    );
+    assert_eq!(rmi(&m, RMI_REALM_DESTROY, &[realm.rd])[0], SUCCESS);
+
+    // Every granule the realm used, aux granules included, comes back.
+    let aux: Vec<u64> = (aux_start..rec).step_by(GRANULE as usize).collect();
+    assert_eq!(aux.len(), 4);
+    let used = [realm.rd, realm.rtt, l2, l3, rec]
+        .into_iter()
+        .chain(data)
+        .chain(aux);
+    for pa in used {
+        assert_eq!(
+            m.granule_state(pa),
+            Some(GranuleState::Delegated),
+            "{pa:#x}"
+        );
+        assert_eq!(undelegate(&m, pa), SUCCESS);
+        let mut page = [0xffu8; GRANULE as usize];
+        m.ns_read(pa, &mut page).unwrap();
+        assert!(page.iter().all(|&b| b == 0), "{pa:#x} not wiped");
+    }
+    assert!(m
+        .rmm()
+        .granules()
+        .iter()
+        .all(|(_, g)| g.state() == GranuleState::Undelegated));
+}

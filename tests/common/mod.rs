@@ -110,7 +110,7 @@ pub fn write_realm_params(m: &Machine, pa: u64, params: &rmm::rmi::params::Realm
 }
 
 /// Granules of BANK1 handed out in order, for tests that build realms.
-pub struct Granules(u64);
+pub struct Granules(pub u64);
 
 impl Granules {
     pub fn new() -> Self {
