@@ -91,6 +91,17 @@ impl RmiError {
     }
 }
 
+impl From<crate::granule::ClaimError> for RmiError {
+    /// A REC that could not be claimed or locked: in another state, `rec_gran_state`
+    /// (RMI_ERROR_INPUT); running, `rec_state` (RMI_ERROR_REC).
+    fn from(e: crate::granule::ClaimError) -> Self {
+        match e {
+            crate::granule::ClaimError::State(_) => Self::INPUT,
+            crate::granule::ClaimError::Claimed => Self::rec(),
+        }
+    }
+}
+
 /// Encodes a command's result as x0 (RmiCommandReturnCode: status in 7:0, index in 15:8).
 pub const fn return_code(result: Result<(), RmiError>) -> u64 {
     match result {

@@ -2,7 +2,7 @@
 
 use super::params::{aux_alias, aux_aligned, RecParams, Runnable};
 use super::{granule_at, read_host_page, realm_tree, Outputs, RmiError};
-use crate::granule::{ClaimError, GranuleState, LockedGranule};
+use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::{rim_extend_rec, HashAlgorithm, Measurement};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
@@ -100,12 +100,7 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
 /// Failure conditions: `rec_align`, `rec_bound`, `rec_gran_state` (RMI_ERROR_INPUT), then
 /// `rec_state` (running: RMI_ERROR_REC, at once).
 pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiError> {
-    let locked = granule_at(rmm, rec_pa)?
-        .lock_unclaimed(GranuleState::Rec)
-        .map_err(|e| match e {
-            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
-            ClaimError::Claimed => RmiError::rec(),  // rec_state
-        })?;
+    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     let owner = rec.owner();
     // Lock order: the REC, then its aux granules in ascending PA order.

@@ -4,7 +4,7 @@ use super::params::{
     EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, RmiResponse, Trap, REC_EXIT_OFFSET,
 };
 use super::{granule_at, read_host_page, tree_of, RmiError};
-use crate::granule::{ClaimError, GranuleState};
+use crate::granule::GranuleState;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
 use crate::rec::{
@@ -48,12 +48,7 @@ pub(super) fn enter<P: Platform>(
     let [_, rec_pa, run_ptr, ..] = *regs;
     let mut run = read_host_page(rmm, run_ptr)?; // run_align, run_bound, run_pas
     let entry = RecEnter::from_run(&run);
-    let _claimed = granule_at(rmm, rec_pa)?
-        .claim(GranuleState::Rec, cpu)
-        .map_err(|e| match e {
-            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
-            ClaimError::Claimed => RmiError::rec(),  // rec_state
-        })?;
+    let _claimed = granule_at(rmm, rec_pa)?.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     // The REC holds a reference on its RD: the realm cannot be destroyed under us.
     let rd = rec.owner();

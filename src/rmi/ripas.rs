@@ -1,7 +1,7 @@
 //! RMI_RTT_INIT_RIPAS (spec B4.3.18) and RMI_RTT_SET_RIPAS (B4.3.21).
 
 use super::{granule_at, realm_tree, tree_of, Outputs, RmiError};
-use crate::granule::{ClaimError, GranuleState};
+use crate::granule::GranuleState;
 use crate::measurement::{rim_extend_ripas, HashAlgorithm, Measurement};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
@@ -101,12 +101,7 @@ pub(super) fn set<P: Platform>(
     let [_, rd, rec_pa, base, top, ..] = *regs;
     let tree = realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
                                           // Lock order: a REC before RTTs (no command takes a REC lock while holding an RTT).
-    let _rec_locked = granule_at(rmm, rec_pa)?
-        .lock_unclaimed(GranuleState::Rec)
-        .map_err(|e| match e {
-            ClaimError::State(_) => RmiError::INPUT, // rec_gran_state
-            ClaimError::Claimed => RmiError::rec(),  // rec_state
-        })?;
+    let _rec_locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     if rec.owner() != rd {
         return Err(RmiError::rec()); // rec_owner
