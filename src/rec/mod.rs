@@ -6,6 +6,10 @@
 //! complete a request the REC made). Claim and lock exclude each other, so every access below
 //! is by one CPU at a time, ordered by the claim's and lock's Acquire and Release.
 //!
+//! A claimed REC is runnable: REC_ENTER checks the flag before claiming, only the claimer
+//! turns it off and only a lock holder turns it on. Owner, MPIDR and aux never change after
+//! REC_CREATE; they may be read without the claim or lock.
+//!
 //! The REC granule's memory, as 64-bit words:
 //!
 //! | words   | field                                                   |

@@ -12,6 +12,7 @@ use crate::rec::{
     Stage2,
 };
 use crate::rsi;
+use crate::rtt::Ripas;
 use crate::Rmm;
 
 /// ICH_HCR_EL2 fields the host controls (A6.1): UIE, LRENPIE, NPIE, VGrp0EIE, VGrp0DIE,
@@ -48,17 +49,24 @@ pub(super) fn enter<P: Platform>(
     let [_, rec_pa, run_ptr, ..] = *regs;
     let mut run = read_host_page(rmm, run_ptr)?; // run_align, run_bound, run_pas
     let entry = RecEnter::from_run(&run);
-    let _claimed = granule_at(rmm, rec_pa)?.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
+    let granule = granule_at(rmm, rec_pa)?;
+    if granule.state() != GranuleState::Rec {
+        return Err(RmiError::INPUT); // rec_gran_state
+    }
     let rec = Rec::new(rmm.platform().granule(rec_pa));
-    // The REC holds a reference on its RD: the realm cannot be destroyed under us.
+    // rec_runnable, before claiming: a claimed REC is always runnable, which PSCI_COMPLETE
+    // relies on to leave a running target alone. Read unclaimed, the flag is still exact:
+    // only the claimer turns it off (CPU_OFF), only a lock holder turns it on (PSCI_COMPLETE).
+    if !rec.runnable() {
+        return Err(RmiError::rec()); // rec_runnable
+    }
+    let _claimed = granule.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
+                                                           // The REC holds a reference on its RD: the realm cannot be destroyed under us.
     let rd = rec.owner();
     match Rd::new(rmm.platform().granule(rd)).state() {
         RealmState::New => return Err(RmiError::realm(0)), // realm_new
         RealmState::SystemOff => return Err(RmiError::realm(1)), // system_off
         RealmState::Active => {}
-    }
-    if !rec.runnable() {
-        return Err(RmiError::rec()); // rec_runnable
     }
     let inject_sea = entry.flags.inject_sea() == InjectSea::Inject;
     let emulated = entry.flags.emul_mmio() == EmulatedMmio::Emulated && !inject_sea;
@@ -92,7 +100,12 @@ pub(super) fn enter<P: Platform>(
     if change.top != 0 {
         vcpu.gprs[0] = rsi::RSI_SUCCESS;
         vcpu.gprs[1] = change.addr;
-        vcpu.gprs[2] = (entry.flags.ripas_response() == RmiResponse::Reject).into();
+        // B3.40 RecRipasChangeResponse: the host may refuse only a change to RAM it has not
+        // completed.
+        let reject = entry.flags.ripas_response() == RmiResponse::Reject
+            && change.value == Ripas::Ram.to_rmi()
+            && change.addr != change.top;
+        vcpu.gprs[2] = reject.into();
     }
 
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
