@@ -101,6 +101,11 @@ pub fn handle<P: Platform>(
             if (wfe && vcpu.trap_wfe) || (!wfe && vcpu.trap_wfi) {
                 let mut e = RecExit::new(RecExitReason::Sync);
                 e.esr = ec_bits | (trap_esr & esr::TI_MASK);
+                // WFIT and WFET (TI bit 1): the timeout, from the register in ISS.RN (9:5).
+                if trap_esr & 2 != 0 {
+                    let rn = ((trap_esr >> 5) & 31) as usize;
+                    e.gprs[0] = if rn < 31 { vcpu.gprs[rn] } else { 0 };
+                }
                 return exit(out, e);
             }
             Handled::Resume

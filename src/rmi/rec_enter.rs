@@ -8,8 +8,8 @@ use crate::granule::GranuleState;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
 use crate::rec::{
-    complete_mmio, handle, host_injected_sea, ExitKind, Handled, RealmTrap, Rec, RipasChange,
-    Stage2,
+    complete_mmio, esr, fault_ipa, handle, host_injected_sea, ExitKind, Handled, RealmTrap, Rec,
+    RipasChange, Stage2,
 };
 use crate::rsi;
 use crate::rtt::Ripas;
@@ -18,9 +18,11 @@ use crate::Rmm;
 /// ICH_HCR_EL2 fields the host controls (A6.1): UIE, LRENPIE, NPIE, VGrp0EIE, VGrp0DIE,
 /// VGrp1EIE, VGrp1DIE (bits 7:1) and TDIR (bit 14). Any other bit set fails the entry.
 const GICV3_HCR_HOST_BITS: u64 = 0xfe | 1 << 14;
+/// ICH_HCR_EL2 fields reported on exit (A6.1): the host-controlled ones and EOIcount (31:27).
+const GICV3_HCR_EXIT_BITS: u64 = GICV3_HCR_HOST_BITS | 0x1f << 27;
 /// ICH_LR<n>_EL2 bits that must be zero: HW (bit 61, A6.1), RES0 bits 59:56 and 47:45, and
-/// with HW == 0 pINTID bits 44:42.
-const GICV3_LR_ZERO_BITS: u64 = 1 << 61 | 0xf << 56 | 0x3f << 42;
+/// with HW == 0 pINTID bits 44:42 and 40:32 (only bit 41, EOI, has a meaning).
+const GICV3_LR_ZERO_BITS: u64 = 1 << 61 | 0xf << 56 | 0x7 << 45 | 0x7 << 42 | 0x1ff << 32;
 
 /// Gicv3ConfigIsValid (B3.18) for a PE with `lrs` list registers.
 fn gicv3_config_is_valid(enter: &RecEnter, lrs: usize) -> bool {
@@ -83,8 +85,15 @@ pub(super) fn enter<P: Platform>(
 
     // Entry (A4.2): the REC's registers, then what the host completed since the last exit.
     let mut vcpu = rec.load();
-    let [last_esr, last_far, _] = rec.last_exit();
-    if inject_sea && rec.emulatable_abort() {
+    let tree = tree_of(rmm, rd)?;
+    let [last_esr, last_far, last_hpfar] = rec.last_exit();
+    // A4.2.3: after a REC exit due to Data Abort at an Unprotected IPA (emulatable or not),
+    // the host may have the RMM take an SEA to the realm.
+    let unprotected_abort = esr::ec(last_esr) == esr::EC_DABT_LOWER
+        && !tree
+            .config
+            .addr_is_protected(fault_ipa(last_hpfar, last_far));
+    if inject_sea && unprotected_abort {
         host_injected_sea(&mut vcpu, last_esr, last_far);
     } else if emulated {
         complete_mmio(&mut vcpu, last_esr, entry.gprs[0]);
@@ -109,7 +118,7 @@ pub(super) fn enter<P: Platform>(
     }
 
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
-    let stage2 = Stage2::new(rmm, cpu, tree_of(rmm, rd)?, rec_count);
+    let stage2 = Stage2::new(rmm, cpu, tree, rec_count);
     let mut exit = RecExit::new(RecExitReason::Sync);
     let (kind, syndrome) = loop {
         let trap = rmm.platform().run_realm(cpu, rec_pa, &mut vcpu, &stage2);
@@ -133,7 +142,7 @@ pub(super) fn enter<P: Platform>(
         _ => RipasChange::default(),
     });
     rec.set_last_exit(syndrome);
-    exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_HOST_BITS;
+    exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
     exit.gicv3_lrs = vcpu.gic_lrs;
     exit.write_to(&mut run);
     rmm.platform()
