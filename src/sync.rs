@@ -21,9 +21,9 @@ pub use core::sync::atomic::{AtomicBool, AtomicU64};
 #[cfg(all(not(loom), feature = "audit"))]
 pub use crate::audit::{AtomicBool, AtomicU64};
 
-/// One naturally aligned 64-bit word of physical memory.
-#[cfg(not(feature = "audit"))]
-pub use core::sync::atomic::AtomicU64 as MemoryWord;
 /// One naturally aligned 64-bit word of physical memory (recording its writes).
 #[cfg(feature = "audit")]
 pub use crate::audit::AtomicU64 as MemoryWord;
+/// One naturally aligned 64-bit word of physical memory.
+#[cfg(not(feature = "audit"))]
+pub use core::sync::atomic::AtomicU64 as MemoryWord;
