@@ -398,10 +398,11 @@ fn psci_complete_alias() {
         cpu_on_unchanged(&w);
     }
     cpu_on_completes(&w);
-    // A CPU_ON of itself can never be completed: the only matching target is the caller.
+    // A CPU_ON of itself never waits for the host (alias would forbid completing it): the RMM
+    // answers ALREADY_ON at once, with nothing pending.
     w.smc(w.rec(2), [CPU_ON, 2, 0x3000, 0, 0]);
+    assert!(!w.st(w.rec(2)).psci_pending());
     assert_eq!(w.psci(w.rec(2), w.rec(2), PSCI_SUCCESS), ERROR_INPUT);
-    assert!(w.st(w.rec(2)).psci_pending());
 }
 
 /// Addresses that fail `*_align`, `*_bound` or `*_state` as a REC argument.
@@ -946,13 +947,16 @@ fn rtt_set_ripas_no_progress() {
 fn rtt_set_ripas_no_progress_not_when_ripas_matches() {
     let w = World::new(&[true]);
     let r0 = w.rec(0);
-    // A level-1 and a level-2 block already EMPTY: success, out_top == base, nothing changes.
+    // A level-1 and a level-2 block already EMPTY: success, nothing changes, and the whole
+    // request is done (the literal Min(top, walk_top) would report no progress, out_top ==
+    // base; see RMI_RTT_SET_RIPAS in src/rmi/ripas.rs).
     for (base, level) in [(0, 1), (BLOCK, 2)] {
-        w.request(r0, base, base + 0x1000, EMPTY, 0);
-        assert_eq!(w.set(r0, base, base + 0x1000), [SUCCESS, base]);
-        assert_eq!(w.st(r0).ripas_change().addr, base);
+        let top = base + 0x1000;
+        w.request(r0, base, top, EMPTY, 0);
+        assert_eq!(w.set(r0, base, top), [SUCCESS, top]);
+        assert_eq!(w.st(r0).ripas_change().addr, top);
         assert_eq!(w.entry(base, level), ua(level, EMPTY));
-        assert_eq!(w.ripas_result(r0, 0), [0, base, 0]);
+        assert_eq!(w.ripas_result(r0, 0), [0, top, 0]);
     }
 }
 

@@ -156,12 +156,19 @@ fn smc<P: Platform>(vcpu: &mut VcpuContext, stage2: &Stage2<'_, P>, out: &mut Re
             if !psci::mpidr_is_used(x1, stage2.rec_count()) {
                 return answer(PsciReturn::InvalidParameters.encode()); // mpidr
             }
+            if stage2.is_own_mpidr(x1) {
+                // The caller is running, so on; RMI_PSCI_COMPLETE could not name it twice.
+                return answer(PsciReturn::AlreadyOn.encode()); // runnable
+            }
             psci_exit(out, [fid, x1, x2, x3])
         }
         psci::PSCI_AFFINITY_INFO => {
             // B6.3.1: target_bound, target_match.
             if x2 != 0 || !psci::mpidr_is_used(x1, stage2.rec_count()) {
                 return answer(PsciReturn::InvalidParameters.encode());
+            }
+            if stage2.is_own_mpidr(x1) {
+                return answer(psci::AFFINITY_ON); // the caller is running
             }
             psci_exit(out, [fid, x1, x2, 0])
         }

@@ -11,17 +11,31 @@ pub struct Stage2<'a, P: Platform> {
     cpu: usize,
     tree: RttTree,
     rec_count: u64,
+    mpidr: u64,
 }
 
 impl<'a, P: Platform> Stage2<'a, P> {
-    /// The stage 2 of the realm whose tree is `tree` and which has `rec_count` RECs.
-    pub(crate) fn new(rmm: &'a Rmm<P>, cpu: usize, tree: RttTree, rec_count: u64) -> Self {
+    /// The stage 2 of the realm whose tree is `tree` and which has `rec_count` RECs, for the
+    /// REC with MPIDR `mpidr` (RmiRecMpidr encoding).
+    pub(crate) fn new(
+        rmm: &'a Rmm<P>,
+        cpu: usize,
+        tree: RttTree,
+        rec_count: u64,
+        mpidr: u64,
+    ) -> Self {
         Self {
             rmm,
             cpu,
             tree,
             rec_count,
+            mpidr,
         }
+    }
+
+    /// Whether a realm MPIDR names the running REC itself (B3.23 MpidrEqual).
+    pub fn is_own_mpidr(&self, mpidr: u64) -> bool {
+        crate::rmi::params::mpidr_equal(mpidr, crate::rmi::params::RecMpidr::from_bits(self.mpidr))
     }
 
     /// How many RECs the realm has (its next REC index; fixed once the realm is ACTIVE).

@@ -24,8 +24,7 @@ pub use version::{negotiate, InterfaceVersion, RMI_REVISIONS};
 
 use crate::granule::Granule;
 use crate::platform::Platform;
-use crate::realm::Rd;
-use crate::rtt::{RttConfig, RttTree};
+use crate::rtt::RttTree;
 use crate::{Rmm, GRANULE_SIZE};
 
 /// SMCCC NOT_SUPPORTED: x0 after a call to a function ID the RMM does not implement.
@@ -192,19 +191,6 @@ fn realm_tree<P: Platform>(rmm: &Rmm<P>, cpu: usize, rd: u64) -> Result<RttTree,
 /// The RTT tree of the realm whose RD is at `rd`; the caller holds the RD's lock, or has
 /// announced a walk of it and checked it is alive.
 fn tree_of<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<RttTree, RmiError> {
-    let realm = Rd::new(rmm.platform().granule(rd)).config();
     // Validated by REALM_CREATE; the platform's PA width cannot have shrunk since.
-    let config = RttConfig::new(
-        realm.ipa_width.into(),
-        realm.rtt_level_start.into(),
-        realm.rtt_num_start,
-        rmm.platform().cpu_features().pa_bits.into(),
-    )
-    .map_err(|_| RmiError::INPUT)?;
-    Ok(RttTree {
-        rd,
-        base: realm.rtt_base,
-        vmid: realm.vmid,
-        config,
-    })
+    RttTree::of(rmm, rd).ok_or(RmiError::INPUT)
 }

@@ -118,7 +118,7 @@ pub(super) fn enter<P: Platform>(
     }
 
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
-    let stage2 = Stage2::new(rmm, cpu, tree, rec_count);
+    let stage2 = Stage2::new(rmm, cpu, tree, rec_count, rec.mpidr());
     let mut exit = RecExit::new(RecExitReason::Sync);
     let (kind, syndrome) = loop {
         let trap = rmm.platform().run_realm(cpu, rec_pa, &mut vcpu, &stage2);

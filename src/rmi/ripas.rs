@@ -150,7 +150,18 @@ pub(super) fn set<P: Platform>(
         // RAM to EMPTY on a mapped page removes a valid descriptor.
         rmm.platform().tlbi_range(tree.vmid, base, walk_top - base);
     }
-    let out_top = top.min(walk_top);
+    // B4.3.21.3: out_top = Min(top, walk_top). When the entry at `base` already has the
+    // requested RIPAS (so base_align and no_progress do not apply), walk_top aligned down can
+    // fall at or below `base`; that entry's whole range is already done, so progress reaches
+    // at least its end (clamped to `top`) instead of going backwards or standing still.
+    let mut out_top = top.min(walk_top);
+    if already {
+        let entry_end = walk
+            .level
+            .align_down(base)
+            .saturating_add(walk.level.size());
+        out_top = out_top.max(top.min(entry_end));
+    }
     rec.set_ripas_addr(out_top);
     out[0] = out_top;
     Ok(())

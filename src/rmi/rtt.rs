@@ -163,7 +163,7 @@ pub(super) fn read_entry<P: Platform>(
     }
     let walk = {
         let _announced = rmm.cpu(cpu).announce_walk(rd);
-        if !rmm.realm_is_alive(rd) {
+        if !tree.is_current(rmm) {
             return Err(RmiError::INPUT); // rd_state: destroyed since it was checked
         }
         tree.walk(rmm.platform(), ipa, level)

@@ -132,6 +132,33 @@ pub fn write_entry(mem: &GranuleMemory, index: usize, entry: RttEntry) {
 }
 
 impl RttTree {
+    /// The tree the RD at `rd` describes now; `None` if its configuration is not a valid one
+    /// (never, for a live RD). The caller holds the RD's lock, or has announced a walk of it.
+    pub fn of<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Option<RttTree> {
+        let realm = crate::realm::Rd::new(rmm.platform().granule(rd)).config();
+        let config = RttConfig::new(
+            realm.ipa_width.into(),
+            realm.rtt_level_start.into(),
+            realm.rtt_num_start,
+            rmm.platform().cpu_features().pa_bits.into(),
+        )
+        .ok()?;
+        Some(RttTree {
+            rd,
+            base: realm.rtt_base,
+            vmid: realm.vmid,
+            config,
+        })
+    }
+
+    /// Whether the realm this tree was read from is alive and still describes this tree. The
+    /// caller has announced a walk of `self.rd`. An RD destroyed and created again since the
+    /// tree was read may be another realm: with a different tree it is refused; with the same
+    /// one, acting on it is acting on the realm as it is now, which is what the host named.
+    pub fn is_current<P: Platform>(&self, rmm: &Rmm<P>) -> bool {
+        rmm.realm_is_alive(self.rd) && RttTree::of(rmm, self.rd).as_ref() == Some(self)
+    }
+
     /// The starting-level RTT and entry index for `ipa`, which is in the realm's IPA space.
     fn start(&self, ipa: u64) -> (u64, usize) {
         let (table, index) = self.config.start_entry(ipa).unwrap_or_default();
@@ -213,8 +240,8 @@ impl<'a> LockedTable<'a> {
 /// Locks the RTT where a walk for `ipa` towards `level` stops, on behalf of CPU `cpu`: the
 /// table holding the level-`level` entry, or a shallower one whose entry is not TABLE.
 ///
-/// Returns `None` if the realm at `tree.rd` is no longer alive. `ipa` is in the realm's IPA
-/// space and `level` is valid for it.
+/// Returns `None` if the realm at `tree.rd` is no longer alive or no longer has this tree
+/// ([`RttTree::is_current`]). `ipa` is in the realm's IPA space and `level` is valid for it.
 pub fn lock_table<'a, P: Platform>(
     rmm: &'a Rmm<P>,
     cpu: usize,
@@ -224,7 +251,7 @@ pub fn lock_table<'a, P: Platform>(
 ) -> Option<LockedTable<'a>> {
     loop {
         let announced = rmm.cpu(cpu).announce_walk(tree.rd);
-        if !rmm.realm_is_alive(tree.rd) {
+        if !tree.is_current(rmm) {
             return None;
         }
         let walk = tree.walk(rmm.platform(), ipa, level);
