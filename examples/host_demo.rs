@@ -134,10 +134,17 @@ fn main() {
         }
     );
     let r = m.smc(0, [RMI_GRANULE_UNDELEGATE, pa, 0, 0, 0, 0, 0, 0]);
+    let host_view = m.ns_read(pa, &mut buf).map(|()| {
+        if buf.iter().all(|&b| b == 0) {
+            "zeros"
+        } else {
+            "HOST DATA"
+        }
+    });
     println!(
         "Undelegate {pa:#x} -> {}; host read -> {:?}",
         status(r[0]),
-        m.ns_read(pa, &mut buf).map(|_| buf)
+        host_view
     );
     if failures != 0 || !consistent {
         std::process::exit(1);
