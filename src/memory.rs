@@ -2,6 +2,24 @@
 //! access per word.
 
 use crate::sync::{MemoryWord, Ordering};
+use crate::GRANULE_SIZE;
+
+/// Splits `[addr, addr + len)` into pieces that each stay within one granule:
+/// `(address, offset into the buffer, length)`. Addresses wrap at the top of the address space;
+/// callers that care check for it first.
+pub fn granule_pieces(addr: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize)> {
+    let mut done = 0usize;
+    core::iter::from_fn(move || {
+        if done == len {
+            return None;
+        }
+        let at = addr.wrapping_add(done as u64);
+        let n = ((GRANULE_SIZE - at % GRANULE_SIZE) as usize).min(len - done);
+        let piece = (at, done, n);
+        done += n;
+        Some(piece)
+    })
+}
 
 /// Copies bytes starting at byte `offset` of `words` into `buf`.
 pub fn read_bytes(words: &[MemoryWord], offset: usize, buf: &mut [u8]) {

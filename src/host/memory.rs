@@ -12,7 +12,7 @@
 //! check can land after EL3 has moved the granule to the Realm PAS. These atomics model
 //! hardware, not an RMM protocol, so they are `core`'s.
 
-use crate::memory::{read_bytes, write_bytes};
+use crate::memory::{granule_pieces, read_bytes, write_bytes};
 use crate::platform::GranuleMemory;
 use crate::sync::MemoryWord;
 use crate::{GRANULE_SHIFT, GRANULE_SIZE};
@@ -193,23 +193,13 @@ impl PhysMemory {
         }
     }
 
-    /// Splits `[pa, pa + len)` into per-granule pieces: `(pa, offset into buffer, length)`.
+    /// [`granule_pieces`] of `[pa, pa + len)`, or a fault if the range wraps.
     fn pieces(pa: u64, len: usize) -> Result<impl Iterator<Item = (u64, usize, usize)>, Fault> {
         pa.checked_add(len as u64).ok_or(Fault {
             pa,
             kind: FaultKind::NoMemory,
         })?;
-        let mut done = 0usize;
-        Ok(std::iter::from_fn(move || {
-            if done == len {
-                return None;
-            }
-            let at = pa + done as u64;
-            let room = (GRANULE_SIZE - at % GRANULE_SIZE) as usize;
-            let piece = (at, done, room.min(len - done));
-            done += piece.2;
-            Some(piece)
-        }))
+        Ok(granule_pieces(pa, len))
     }
 
     /// Reads `buf.len()` bytes at `pa`. With `needed`, each granule must be in that PAS.

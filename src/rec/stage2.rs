@@ -1,6 +1,6 @@
 //! A running realm's view of its memory through its RTTs, read without locks (spec A5.2).
 
-use crate::memory::{read_bytes, write_bytes};
+use crate::memory::{granule_pieces, read_bytes, write_bytes};
 use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault};
 use crate::rtt::{Level, Ripas, RttEntry, RttEntryState, RttTree};
 use crate::{Rmm, GRANULE_SIZE};
@@ -83,21 +83,6 @@ impl<'a, P: Platform> Stage2<'a, P> {
             _ => Err(fault),
         }
     }
-
-    /// The page-sized pieces of `[ipa, ipa + len)`: (IPA, offset into the buffer, length).
-    fn pieces(ipa: u64, len: usize) -> impl Iterator<Item = (u64, usize, usize)> {
-        let mut done = 0usize;
-        core::iter::from_fn(move || {
-            if done == len {
-                return None;
-            }
-            let at = ipa.wrapping_add(done as u64);
-            let n = ((GRANULE_SIZE - at % GRANULE_SIZE) as usize).min(len - done);
-            let piece = (at, done, n);
-            done += n;
-            Some(piece)
-        })
-    }
 }
 
 /// What a valid stage-2 mapping leads to.
@@ -110,7 +95,7 @@ enum Target<'m> {
 
 impl<P: Platform> RealmMemory for Stage2<'_, P> {
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault> {
-        for (at, offset, n) in Self::pieces(ipa, buf.len()) {
+        for (at, offset, n) in granule_pieces(ipa, buf.len()) {
             let out = &mut buf[offset..offset + n];
             let fault = Stage2Fault { ipa: at };
             self.access(at, |target| match target {
@@ -125,7 +110,7 @@ impl<P: Platform> RealmMemory for Stage2<'_, P> {
     }
 
     fn write(&self, ipa: u64, bytes: &[u8]) -> Result<(), Stage2Fault> {
-        for (at, offset, n) in Self::pieces(ipa, bytes.len()) {
+        for (at, offset, n) in granule_pieces(ipa, bytes.len()) {
             let data = &bytes[offset..offset + n];
             let fault = Stage2Fault { ipa: at };
             self.access(at, |target| match target {

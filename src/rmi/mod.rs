@@ -164,6 +164,27 @@ fn granule_at<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<&Granule, RmiError
     rmm.granules().get(addr).ok_or(RmiError::INPUT) // *_bound
 }
 
+/// Locks the granules at `pas`, all DELEGATED, in ascending PA order (the lock order for
+/// granules leaving DELEGATED), into `locked`; any that is not delegable or not DELEGATED fails
+/// with RMI_ERROR_INPUT, releasing the ones already locked. `pas` is sorted in place and holds
+/// no duplicates.
+fn lock_delegated<'a, P: Platform>(
+    rmm: &'a Rmm<P>,
+    pas: &mut [u64],
+    locked: &mut [Option<crate::granule::LockedGranule<'a>>],
+) -> Result<(), RmiError> {
+    pas.sort_unstable();
+    for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
+        let granule = rmm.granules().get(pa).ok_or(RmiError::INPUT)?;
+        *slot = Some(
+            granule
+                .lock(crate::granule::GranuleState::Delegated)
+                .map_err(|_| RmiError::INPUT)?,
+        );
+    }
+    Ok(())
+}
+
 /// Copies the host's 4 KiB structure at `addr`: the `*_align`, `*_bound` (the structure is in
 /// delegable memory) and `*_pas` (it is Non-secure: a protection fault fails the copy)
 /// failure conditions, RMI_ERROR_INPUT.

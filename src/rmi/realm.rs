@@ -1,7 +1,7 @@
 //! RMI_REALM_CREATE (spec B4.3.9), RMI_REALM_ACTIVATE (B4.3.8), RMI_REALM_DESTROY (B4.3.10).
 
 use super::params::RealmParams;
-use super::{feature_register_0, granule_at, read_host_page, RmiError};
+use super::{feature_register_0, granule_at, lock_delegated, read_host_page, RmiError};
 use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::rim_init;
 use crate::platform::Platform;
@@ -48,16 +48,8 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
         *pa = params.rtt_base + i as u64 * GRANULE_SIZE;
     }
     let pas = &mut pas[..count];
-    pas.sort_unstable();
     let mut locked: [Option<LockedGranule>; MAX_CREATE_GRANULES] = Default::default();
-    for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
-        let granule = rmm.granules().get(pa).ok_or(RmiError::INPUT)?; // rtt_state (bound)
-        *slot = Some(
-            granule
-                .lock(GranuleState::Delegated)
-                .map_err(|_| RmiError::INPUT)?, // rd_state, rtt_state
-        );
-    }
+    lock_delegated(rmm, pas, &mut locked)?; // rd_state, rtt_state
     if !rmm.vmids().claim(params.vmid.into()) {
         return Err(RmiError::INPUT); // vmid_valid
     }

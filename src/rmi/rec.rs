@@ -1,7 +1,7 @@
 //! RMI_REC_CREATE (spec B4.3.12), RMI_REC_DESTROY (B4.3.13), RMI_REC_AUX_COUNT (B4.3.11).
 
 use super::params::{aux_alias, aux_aligned, RecParams, Runnable};
-use super::{granule_at, read_host_page, realm_tree, Outputs, RmiError};
+use super::{granule_at, lock_delegated, read_host_page, realm_tree, Outputs, RmiError};
 use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::{rim_extend_rec, HashAlgorithm, Measurement};
 use crate::platform::Platform;
@@ -52,16 +52,8 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
     pas[0] = rec;
     pas[1..=aux.len()].copy_from_slice(aux);
     let pas = &mut pas[..=aux.len()];
-    pas.sort_unstable();
     let mut locked: [Option<LockedGranule>; 1 + MAX_AUX] = Default::default();
-    for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
-        let granule = rmm.granules().get(pa).ok_or(RmiError::INPUT)?; // aux_state (bound)
-        *slot = Some(
-            granule
-                .lock(GranuleState::Delegated)
-                .map_err(|_| RmiError::INPUT)?, // rec_state, aux_state
-        );
-    }
+    lock_delegated(rmm, pas, &mut locked)?; // rec_state, aux_state
 
     let runnable = params.flags.runnable() == Runnable::Runnable;
     if runnable {
