@@ -31,6 +31,7 @@ pub mod rec;
 pub mod rmi;
 pub mod rsi;
 pub mod rtt;
+pub mod spinlock;
 pub mod sync;
 
 pub use monitor::Rmm;
