@@ -49,9 +49,26 @@ pub struct Stage2Fault {
     pub ipa: u64,
 }
 
+/// What the hardware needs to translate a realm's IPAs: its RTTs are stage-2 tables in the
+/// architecture's format ([`crate::rtt`]), so these are VTTBR_EL2 and VTCR_EL2's realm fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage2Translation {
+    /// PA of the first starting-level RTT (VTTBR_EL2.BADDR).
+    pub rtt_base: u64,
+    /// The realm's VMID (VTTBR_EL2.VMID).
+    pub vmid: u16,
+    /// VTCR_EL2.T0SZ: 64 minus the IPA width.
+    pub t0sz: u64,
+    /// VTCR_EL2.SL0 for a 4 KiB granule.
+    pub sl0: u64,
+}
+
 /// A realm's memory as it reaches it through its stage 2: valid mappings only (ASSIGNED with
-/// RIPAS RAM, ASSIGNED_NS). For simulated realms; hardware translates by itself.
+/// RIPAS RAM, ASSIGNED_NS). Simulated realms read and write through it; hardware translates
+/// by itself from [`RealmMemory::translation`].
 pub trait RealmMemory {
+    /// The realm's stage-2 translation registers.
+    fn translation(&self) -> Stage2Translation;
     /// Reads `buf.len()` bytes at `ipa`.
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault>;
     /// Writes `bytes` at `ipa`; pages before a faulting one have been written.

@@ -48,7 +48,7 @@ impl<T> SpinLock<T> {
                 break;
             }
             // Relaxed: waiting reads only, so waiters do not write the lock's cache line;
-            // the swap above does the synchronisation.
+            // the CAS above does the synchronisation.
             while self.locked.load(Ordering::Relaxed) {
                 spin_loop();
             }

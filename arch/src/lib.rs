@@ -8,6 +8,9 @@
 //! - [`boot`]: cold/warm boot argument validation and the RMM_BOOT_COMPLETE error codes.
 //! - [`manifest`]: the boot manifest 0.3 parser (DRAM banks, console), memory access
 //!   through a caller-supplied reader.
+//! - [`layout`]: the QEMU `virt` and FVP memory maps the images are built for.
+//! - [`pl011`], [`semihosting`], [`sysreg`]: console, simulator exit, system registers, for
+//!   the RMM image, the QEMU test firmware and the test host alike.
 //!
 //! Source for all layouts and codes: TF-A `rmm-el3-comms-spec` (RMM-EL3 interface 0.3,
 //! boot manifest 0.3), as used with RMM spec 1.0-REL0.
@@ -15,8 +18,13 @@
 
 pub mod boot;
 pub mod el3;
+pub mod layout;
 pub mod manifest;
+pub mod pl011;
+pub mod semihosting;
 pub mod smc;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod sysreg;
 
 /// Granule (and shared buffer) size: 4 KiB.
 pub const GRANULE_SIZE: u64 = 4096;

@@ -29,6 +29,7 @@
 //! | 49..65  | aux[16]                                                 |
 //! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
+//! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
 mod exit;
 mod stage2;
@@ -69,6 +70,11 @@ const NUM_AUX: usize = 48;
 const AUX: usize = 49;
 const LAST_ESR: usize = 72;
 const EL1: usize = 80;
+
+/// Words of the REC granule the platform keeps its own per-REC state in (on aarch64: the
+/// realm's EL1 system registers, timers and GIC state between runs). Zero at REC_CREATE, as
+/// every DELEGATED granule is; the core never touches them.
+pub const PLATFORM_WORDS: core::ops::Range<usize> = 256..512;
 
 /// Number of general-purpose registers saved: x0..x30.
 pub const NUM_GPRS: usize = 31;

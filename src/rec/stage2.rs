@@ -1,7 +1,7 @@
 //! A running realm's view of its memory through its RTTs, read without locks (spec A5.2).
 
 use crate::memory::{granule_pieces, read_bytes, write_bytes};
-use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault};
+use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault, Stage2Translation};
 use crate::rtt::{Level, Ripas, RttEntry, RttEntryState, RttTree};
 use crate::{Rmm, GRANULE_SIZE};
 
@@ -94,6 +94,15 @@ enum Target<'m> {
 }
 
 impl<P: Platform> RealmMemory for Stage2<'_, P> {
+    fn translation(&self) -> Stage2Translation {
+        Stage2Translation {
+            rtt_base: self.tree.base,
+            vmid: self.tree.vmid,
+            t0sz: self.tree.config.vtcr_t0sz(),
+            sl0: self.tree.config.vtcr_sl0(),
+        }
+    }
+
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault> {
         for (at, offset, n) in granule_pieces(ipa, buf.len()) {
             let out = &mut buf[offset..offset + n];
