@@ -1,5 +1,87 @@
 //! The test host: a bare-metal Normal-world payload at NS-EL2 that runs RMI scenarios on QEMU.
+//!
+//! Booted by the EL3 firmware on CPU 0 at 0x6000_0000 with x0 = DTB address, MMU off. It runs
+//! the scenarios of `scenarios/` in order, each printing `PASS <name>` or `FAIL <name>: <why>`,
+//! then `test-host: N passed, M failed`, and exits QEMU through semihosting with status 0 if
+//! everything passed (1 otherwise), or PSCI SYSTEM_OFF without semihosting.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+// A failed scenario carries its message in a fixed 200-byte buffer (`report::Why`: there is no
+// allocator); failures are the cold path and the copies are cheap next to an SMC.
+#![allow(clippy::result_large_err)]
+
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod cpu;
+#[cfg(target_os = "none")]
+mod entry;
+#[cfg(target_os = "none")]
+mod exceptions;
+#[cfg(target_os = "none")]
+mod fdt;
+#[cfg(target_os = "none")]
+mod granule;
+#[cfg(target_os = "none")]
+mod params;
+#[cfg(target_os = "none")]
+mod psci;
+#[cfg(target_os = "none")]
+mod realm_code;
+#[cfg(target_os = "none")]
+mod report;
+#[cfg(target_os = "none")]
+mod rmi;
+#[cfg(target_os = "none")]
+mod scenarios;
+
+/// CPU 0, from `_start`: run every scenario, report, exit.
+#[cfg(target_os = "none")]
+#[no_mangle]
+extern "C" fn primary_main(dtb: u64) -> ! {
+    use console::println;
+    console::init();
+    println!(
+        "test-host: NS-EL2 test host on CPU {} (MPIDR {:#x}), DTB at {:#x}",
+        cpu::current(),
+        rmm_arch::read_sysreg!("mpidr_el1"),
+        dtb
+    );
+    let cpus = match fdt::count_cpus(dtb) {
+        Some(n) if (1..=cpu::MAX_CPUS).contains(&n) => n,
+        Some(n) => {
+            println!(
+                "test-host: the DTB lists {} CPUs; using {}",
+                n,
+                cpu::MAX_CPUS
+            );
+            n.clamp(1, cpu::MAX_CPUS)
+        }
+        None => {
+            println!("test-host: no valid DTB at {:#x}; using 1 CPU", dtb);
+            1
+        }
+    };
+    println!("test-host: {} CPUs", cpus);
+    let mut pool = granule::Pool::new();
+    scenarios::version::run();
+    scenarios::delegate::run(&mut pool);
+    scenarios::realm::run(&mut pool, cpus);
+    report::finish()
+}
+
+/// The other CPUs, from `secondary_entry` (PSCI CPU_ON with context id = CPU index).
+#[cfg(target_os = "none")]
+#[no_mangle]
+extern "C" fn secondary_main(index: u64) -> ! {
+    scenarios::realm::secondary(index as usize)
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    console::println!("test-host: panic on CPU {}: {}", cpu::current(), info);
+    report::exit_now(false)
+}
 
 /// Built for the host, the image is an empty program, so that `cargo test --workspace` and
 /// clippy on the host cover the workspace.

@@ -1,0 +1,74 @@
+//! Entry points: `_start` for CPU 0 (from the EL3 firmware's cold boot, x0 = DTB address) and
+//! `secondary_entry` for the CPUs started with PSCI CPU_ON (x0 = context id = CPU index). Both
+//! run at NS-EL2 with the MMU off and DAIF masked; each gets its own stack and the exception
+//! vectors before any Rust code runs.
+
+use crate::cpu::MAX_CPUS;
+
+/// Bytes of stack per CPU; keep in step with `STACK_SIZE` in link.ld.
+pub const STACK_SIZE: u64 = 0x8000;
+
+/// SCTLR_EL2 with only its RES1 bits: MMU, caches and alignment checks off, little-endian.
+const SCTLR_EL2_RES1: u64 = 0x30c5_0830;
+
+core::arch::global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global _start
+_start:
+    // x0 = DTB address. Keep it in x19 (callee-saved) across the set-up.
+    mov     x19, x0
+    bl      setup_el2
+    // CPU 0's stack: the first slot.
+    adrp    x1, __stacks_start
+    add     x1, x1, :lo12:__stacks_start
+    mov     x2, #{stack_size}
+    add     sp, x1, x2
+    // Zero .bss (16-byte aligned at both ends by link.ld).
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+1:  cmp     x1, x2
+    b.hs    2f
+    stp     xzr, xzr, [x1], #16
+    b       1b
+2:  mov     x0, x19
+    bl      primary_main
+    b       park
+
+    .global secondary_entry
+secondary_entry:
+    // x0 = CPU index (PSCI context id), checked against MAX_CPUS by the caller of CPU_ON;
+    // clamp anyway so that a stray entry cannot run on another CPU's stack.
+    mov     x19, x0
+    cmp     x19, #{max_cpus}
+    b.hs    park
+    bl      setup_el2
+    adrp    x1, __stacks_start
+    add     x1, x1, :lo12:__stacks_start
+    add     x2, x19, #1
+    mov     x3, #{stack_size}
+    madd    x1, x2, x3, x1
+    mov     sp, x1
+    mov     x0, x19
+    bl      secondary_main
+park:
+    wfi
+    b       park
+
+    // Known EL2 state: SCTLR_EL2 (MMU off, little-endian) and our vectors. Uses x0 only.
+setup_el2:
+    ldr     x0, ={sctlr}
+    msr     sctlr_el2, x0
+    adrp    x0, exception_vectors
+    add     x0, x0, :lo12:exception_vectors
+    msr     vbar_el2, x0
+    isb
+    ret
+    .ltorg
+"#,
+    stack_size = const STACK_SIZE,
+    max_cpus = const MAX_CPUS,
+    sctlr = const SCTLR_EL2_RES1,
+);
