@@ -35,6 +35,12 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// A raw pointer to the protected value, for code that must reach it without the lock
+    /// (a fatal-error path on a CPU that may hold it). Dereferencing is the caller's risk.
+    pub fn data_ptr(&self) -> *mut T {
+        self.value.get()
+    }
+
     /// Spins until the lock is free, then takes it.
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         loop {
