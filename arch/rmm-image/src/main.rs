@@ -19,6 +19,8 @@ mod entry;
 #[cfg(target_os = "none")]
 mod exceptions;
 #[cfg(target_os = "none")]
+mod fp;
+#[cfg(target_os = "none")]
 mod gic;
 #[cfg(target_os = "none")]
 mod heap;

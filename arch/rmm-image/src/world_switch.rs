@@ -9,8 +9,8 @@
 //! (Relaxed) accesses to them are ordered by the claim.
 
 use crate::el1::{self, El1State};
-use crate::gic;
 use crate::platform::Aarch64;
+use crate::{fp, gic};
 use rmm::platform::{GranuleMemory, RealmMemory};
 use rmm::rec::{RealmTrap, Rec, VcpuContext, PLATFORM_WORDS};
 use rmm::sync::Ordering;
@@ -51,6 +51,10 @@ const HCR_TWE: u64 = 1 << 14;
 const HCR_IDLE: u64 = 1 << 31;
 /// CPTR_EL2 (E2H = 0): RES1 bits, FP/SIMD (TFP), SVE (TZ) and SME (TSM) trapped.
 const CPTR_REALM: u64 = 0x37ff;
+/// CPTR_EL2.TFP.
+const CPTR_TFP: u64 = 1 << 10;
+/// ESR_EL2.EC of a trapped FP/SIMD access.
+const EC_FP: u64 = 0x07;
 /// CNTHCTL_EL2 (E2H = 0): EL1 may use the physical counter and timer.
 const CNTHCTL_REALM: u64 = 0b11;
 /// ICH_HCR_EL2.En: the virtual CPU interface is on while the realm runs.
@@ -157,6 +161,15 @@ fn vmpidr(rec_mpidr: u64) -> u64 {
     (rec_mpidr & 0x00ff_ffff) | ((rec_mpidr >> 24 & 0xff) << 32) | (1 << 31)
 }
 
+fn set_cptr(value: u64) {
+    // SAFETY: CPTR_EL2 only decides which FP/SIMD, SVE and SME uses trap to EL2; the RMM
+    // itself uses FP/SIMD only in `crate::fp`, with TFP clear.
+    unsafe {
+        write_sysreg!("cptr_el2", value);
+        core::arch::asm!("isb", options(nostack));
+    }
+}
+
 fn load(words: &GranuleMemory, at: usize) -> u64 {
     words[at].load(Ordering::Relaxed)
 }
@@ -168,7 +181,7 @@ fn store(words: &GranuleMemory, at: usize, value: u64) {
 /// Runs the REC at `rec` on this CPU (the caller has claimed it) until it traps.
 pub fn run(
     platform: &Aarch64,
-    _cpu: usize,
+    cpu: usize,
     rec: u64,
     vcpu: &mut VcpuContext,
     memory: &dyn RealmMemory,
@@ -228,31 +241,49 @@ pub fn run(
         write_sysreg!("vmpidr_el2", vmpidr(mpidr));
         write_sysreg!("cnthctl_el2", CNTHCTL_REALM);
         write_sysreg!("cntvoff_el2", 0);
-        write_sysreg!("cptr_el2", CPTR_REALM);
         core::arch::asm!("isb", options(nostack));
     }
+    set_cptr(CPTR_REALM);
 
     let mut regs = RealmRegs {
         x: vcpu.gprs,
         pc: vcpu.pc,
         pstate: vcpu.pstate,
     };
-    // SAFETY: `regs` is valid for the call; the realm runs at EL1 under the stage 2 set
-    // above, which maps only its own granules and the host's shared pages, so it cannot touch
-    // the RMM's memory; the exit path restores the callee-saved registers and stack.
-    let kind = unsafe { rmm_realm_enter(&mut regs) };
-    let trap = match kind {
-        0 => RealmTrap::Sync {
-            esr: read_sysreg!("esr_el2"),
-            far: read_sysreg!("far_el2"),
-            hpfar: read_sysreg!("hpfar_el2"),
-        },
-        1 => RealmTrap::Irq,
-        2 => RealmTrap::Fiq,
-        _ => RealmTrap::SError {
-            esr: read_sysreg!("esr_el2"),
-        },
+    let fp_aux = Rec::new(words).aux().next();
+    let mut realm_fp = false;
+    let trap = loop {
+        // SAFETY: `regs` is valid for the call; the realm runs at EL1 under the stage 2 set
+        // above, which maps only its own granules and the host's shared pages, so it cannot
+        // touch the RMM's memory; the exit path restores the callee-saved registers and stack.
+        let kind = unsafe { rmm_realm_enter(&mut regs) };
+        let trap = match kind {
+            0 => RealmTrap::Sync {
+                esr: read_sysreg!("esr_el2"),
+                far: read_sysreg!("far_el2"),
+                hpfar: read_sysreg!("hpfar_el2"),
+            },
+            1 => RealmTrap::Irq,
+            2 => RealmTrap::Fiq,
+            _ => RealmTrap::SError {
+                esr: read_sysreg!("esr_el2"),
+            },
+        };
+        match (trap, fp_aux) {
+            (RealmTrap::Sync { esr, .. }, Some(aux)) if esr >> 26 == EC_FP && !realm_fp => {
+                set_cptr(CPTR_REALM & !CPTR_TFP);
+                // SAFETY: `aux` is this claimed REC's FP aux granule; FP is untrapped.
+                unsafe { fp::switch_to_realm(cpu, aux) };
+                realm_fp = true;
+            }
+            _ => break trap,
+        }
     };
+    if let (true, Some(aux)) = (realm_fp, fp_aux) {
+        // SAFETY: as above; FP is still untrapped at EL2.
+        unsafe { fp::switch_to_ns(cpu, aux) };
+        set_cptr(CPTR_REALM);
+    }
     vcpu.gprs = regs.x;
     vcpu.pc = regs.pc;
     vcpu.pstate = regs.pstate;
