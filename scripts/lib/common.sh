@@ -21,3 +21,62 @@ ensure_rust() {
         fi
     done
 }
+
+# The bare-metal images' target (also the RMM core's firmware build).
+FIRMWARE_TARGET=aarch64-unknown-none-softfloat
+
+# rust-objcopy from the toolchain's llvm-tools (installed if missing); prints its path.
+rust_objcopy() {
+    local host bin
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    bin="$(rustc --print sysroot)/lib/rustlib/$host/bin/rust-objcopy"
+    if [ ! -x "$bin" ]; then
+        say "Installing Rust component llvm-tools (rust-objcopy)" >&2
+        rustup component add llvm-tools >&2
+    fi
+    [ -x "$bin" ] || die "rust-objcopy not found at $bin"
+    printf '%s\n' "$bin"
+}
+
+# Whether qemu-system-aarch64 is installed and at least 8.2 (the first with `-cpu max,x-rme=on`).
+qemu_is_recent() {
+    command -v qemu-system-aarch64 >/dev/null 2>&1 || return 1
+    local version major minor
+    version=$(qemu-system-aarch64 --version | sed -n '1s/^QEMU emulator version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+    read -r major minor <<<"$version"
+    [ -n "${major:-}" ] || return 1
+    [ "$major" -gt 8 ] || { [ "$major" -eq 8 ] && [ "$minor" -ge 2 ]; }
+}
+
+# QEMU >= 8.2 with FEAT_RME. On Debian bookworm (whose own QEMU is 7.2) it comes from
+# bookworm-backports, added as a deb822 source if no apt source names that suite yet; on later
+# Debian releases from the release itself.
+ensure_qemu() {
+    qemu_is_recent && return 0
+    command -v apt-get >/dev/null 2>&1 || die "qemu-system-aarch64 >= 8.2 is needed; install it (no apt-get here)"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "installing QEMU needs root or sudo"
+        sudo=sudo
+    fi
+    local codename=""
+    if [ -r /etc/os-release ]; then
+        codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+    fi
+    local release=()
+    if [ "$codename" = bookworm ]; then
+        say "Installing QEMU from Debian bookworm-backports (bookworm's own is too old for FEAT_RME)"
+        if ! grep -rqs --include='*.list' --include='*.sources' bookworm-backports \
+            /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+                'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+                $sudo tee /etc/apt/sources.list.d/backports.sources >/dev/null
+        fi
+        release=(-t bookworm-backports)
+    else
+        say "Installing QEMU (qemu-system-arm)"
+    fi
+    $sudo apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${release[@]}" qemu-system-arm
+    qemu_is_recent || die "qemu-system-aarch64 is still missing or older than 8.2: $(qemu-system-aarch64 --version 2>&1 | head -1)"
+}
