@@ -17,6 +17,7 @@ extern crate std;
 #[cfg(all(feature = "audit", not(loom)))]
 pub mod audit;
 
+pub mod attestation;
 pub mod granule;
 #[cfg(feature = "host")]
 pub mod host;

@@ -1,5 +1,6 @@
 //! The RMM instance: the granule table, the platform, and per-CPU state.
 
+use crate::attestation::{AlreadySet, AttestationIdentity, WriteOnce};
 use crate::granule::{BankError, GranuleState, GranuleTable};
 use crate::percpu::PerCpu;
 use crate::platform::Platform;
@@ -17,6 +18,8 @@ pub struct Rmm<P: Platform> {
     granules: GranuleTable,
     vmids: VmidSet,
     cpus: Box<[CachePadded<PerCpu>]>,
+    /// The RAK and platform token, set once at boot ([`Rmm::set_attestation`]).
+    attestation: WriteOnce<AttestationIdentity>,
 }
 
 impl<P: Platform> Rmm<P> {
@@ -29,6 +32,7 @@ impl<P: Platform> Rmm<P> {
             cpus: (0..cpus)
                 .map(|_| CachePadded::new(PerCpu::default()))
                 .collect(),
+            attestation: WriteOnce::new(),
         })
     }
 
@@ -73,6 +77,17 @@ impl<P: Platform> Rmm<P> {
     /// The VMIDs live realms use.
     pub fn vmids(&self) -> &VmidSet {
         &self.vmids
+    }
+
+    /// Installs the attestation identity EL3 provided (spec A7.2.3: the RAK and the CCA
+    /// platform token); once, at boot. [`AlreadySet`] if one is already installed.
+    pub fn set_attestation(&self, identity: AttestationIdentity) -> Result<(), AlreadySet> {
+        self.attestation.set(identity).map_err(|_| AlreadySet)
+    }
+
+    /// The attestation identity, once [`Rmm::set_attestation`] has installed it.
+    pub fn attestation(&self) -> Option<&AttestationIdentity> {
+        self.attestation.get()
     }
 
     /// The number of CPUs.
