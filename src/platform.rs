@@ -134,4 +134,11 @@ pub trait Platform: Sync {
 
     /// The processor's features.
     fn cpu_features(&self) -> CpuFeatures;
+
+    /// Whether a physical interrupt is pending on CPU `cpu` (ISR_EL1 on aarch64), for
+    /// long-running RSI commands to stop and let the host take it (RSI_ATTESTATION_TOKEN_CONTINUE,
+    /// spec A7.2.2).
+    fn interrupt_pending(&self, _cpu: usize) -> bool {
+        false
+    }
 }

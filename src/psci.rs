@@ -1,12 +1,26 @@
-//! PSCI from realms: function IDs and return codes (spec B6), and what the RMM decides itself.
+//! PSCI from realms: function IDs and return codes (spec B6), and what the RMM decides itself
+//! ([`handle`], A4.3.7).
 //!
-//! CPU_ON and AFFINITY_INFO name another REC by MPIDR, which the RMM cannot map to a REC: they
-//! exit to the host, which completes them with RMI_PSCI_COMPLETE. The other functions come
-//! with the realm-execution work (VERSION, FEATURES, CPU_OFF, CPU_SUSPEND, SYSTEM_OFF,
-//! SYSTEM_RESET); until then they return NOT_SUPPORTED.
+//! PSCI_VERSION and PSCI_FEATURES are answered at once. CPU_ON and AFFINITY_INFO name another
+//! REC by MPIDR, which the RMM cannot map to a REC: after their checks they exit to the host,
+//! which completes them with RMI_PSCI_COMPLETE. CPU_SUSPEND, CPU_OFF, SYSTEM_OFF and
+//! SYSTEM_RESET take effect in the RMM and exit to the host to tell it. Every other function in
+//! the PSCI range returns PSCI_NOT_SUPPORTED. Both the SMC32 and SMC64 forms of CPU_SUSPEND,
+//! CPU_ON and AFFINITY_INFO are taken (PSCI 1.1), the SMC32 ones with 32-bit arguments.
+
+use crate::platform::Platform;
+use crate::realm::RealmState;
+use crate::rec::{ExitKind, Handled, Stage2, VcpuContext};
+use crate::rmi::params::{RecExit, RecExitReason};
 
 /// PSCI_VERSION.
 pub const PSCI_VERSION: u64 = 0x8400_0000;
+/// PSCI_CPU_SUSPEND (SMC32).
+pub const PSCI_CPU_SUSPEND_32: u64 = 0x8400_0001;
+/// PSCI_CPU_ON (SMC32).
+pub const PSCI_CPU_ON_32: u64 = 0x8400_0003;
+/// PSCI_AFFINITY_INFO (SMC32).
+pub const PSCI_AFFINITY_INFO_32: u64 = 0x8400_0004;
 /// PSCI_CPU_SUSPEND (SMC64).
 pub const PSCI_CPU_SUSPEND: u64 = 0xC400_0001;
 /// PSCI_CPU_OFF.
@@ -60,6 +74,30 @@ impl PsciReturn {
     }
 }
 
+/// The PSCI revision implemented (PsciInterfaceVersion, B6.4.1): 1.1 (B6.2: at least 1.1).
+pub const PSCI_REVISION: u64 = 1 << 16 | 1;
+
+/// The functions PSCI_FEATURES reports as implemented.
+const IMPLEMENTED: [u64; 11] = [
+    PSCI_VERSION,
+    PSCI_CPU_SUSPEND_32,
+    PSCI_CPU_SUSPEND,
+    PSCI_CPU_OFF,
+    PSCI_CPU_ON_32,
+    PSCI_CPU_ON,
+    PSCI_AFFINITY_INFO_32,
+    PSCI_AFFINITY_INFO,
+    PSCI_SYSTEM_OFF,
+    PSCI_SYSTEM_RESET,
+    PSCI_FEATURES,
+];
+
+/// Whether `fid` is in a PSCI function-ID range (SMCCC: 0x8400_0000..=0x8400_001F for SMC32,
+/// 0xC400_0000..=0xC400_001F for SMC64).
+fn is_psci(fid: u64) -> bool {
+    fid & !(1 << 30) & !0x1f == 0x8400_0000
+}
+
 /// AFFINITY_INFO's answer for a REC that is on (runnable).
 pub const AFFINITY_ON: u64 = 0;
 /// AFFINITY_INFO's answer for a REC that is off.
@@ -68,4 +106,115 @@ pub const AFFINITY_OFF: u64 = 1;
 /// MpidrIsUsed (B3.24): whether a realm MPIDR names one of the realm's first `rec_count` RECs.
 pub fn mpidr_is_used(mpidr: u64, rec_count: u64) -> bool {
     crate::rmi::params::mpidr_is_used(mpidr, rec_count)
+}
+
+/// Runs the PSCI function `fid` (B6.3) called by the realm whose registers are `vcpu`; `None`
+/// if `fid` is not in the PSCI range. The PC is already past the SMC.
+pub fn handle<P: Platform>(
+    fid: u64,
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    out: &mut RecExit,
+) -> Option<Handled> {
+    if !is_psci(fid) {
+        return None;
+    }
+    // SMC32 functions take 32-bit arguments (W1..W3).
+    let width = if fid & 1 << 30 == 0 {
+        u32::MAX.into()
+    } else {
+        u64::MAX
+    };
+    let [x1, x2, x3] = [1, 2, 3].map(|n| vcpu.gprs[n] & width);
+    let answer = |vcpu: &mut VcpuContext, x0: u64| {
+        vcpu.gprs[0] = x0;
+        Some(Handled::Resume)
+    };
+    match fid {
+        PSCI_VERSION => answer(vcpu, PSCI_REVISION),
+        PSCI_FEATURES => {
+            // B6.3.5.3 `func_ok`, `func_not_ok`: psci_func_id is X1[31:0].
+            let supported = IMPLEMENTED.contains(&(x1 & u64::from(u32::MAX)));
+            let result = match supported {
+                true => PsciReturn::Success,
+                false => PsciReturn::NotSupported,
+            };
+            answer(vcpu, result.encode())
+        }
+        PSCI_CPU_ON | PSCI_CPU_ON_32 => {
+            // B6.3.3.2: `entry`, `mpidr`, `runnable` (the failure conditions are unordered).
+            // Runnable needs the target REC, which the host names in RMI_PSCI_COMPLETE
+            // (ALREADY_ON there); only the caller itself is known here.
+            if !stage2.is_protected(x2) {
+                return answer(vcpu, PsciReturn::InvalidAddress.encode()); // entry
+            }
+            if !mpidr_is_used(x1, stage2.rec_count()) {
+                return answer(vcpu, PsciReturn::InvalidParameters.encode()); // mpidr
+            }
+            if stage2.is_own_mpidr(x1) {
+                // The caller is running, so runnable.
+                return answer(vcpu, PsciReturn::AlreadyOn.encode()); // runnable
+            }
+            Some(request(vcpu, out, [fid, x1, x2, x3]))
+        }
+        PSCI_AFFINITY_INFO | PSCI_AFFINITY_INFO_32 => {
+            // B6.3.1.2: `target_bound` (lowest_affinity_level, X2[31:0], not 0),
+            // `target_match`; unordered.
+            if x2 & u64::from(u32::MAX) != 0 || !mpidr_is_used(x1, stage2.rec_count()) {
+                return answer(vcpu, PsciReturn::InvalidParameters.encode());
+            }
+            if stage2.is_own_mpidr(x1) {
+                return answer(vcpu, AFFINITY_ON); // B6.3.1.3 `runnable`: the caller runs
+            }
+            Some(request(vcpu, out, [fid, x1, x2, 0]))
+        }
+        PSCI_CPU_SUSPEND | PSCI_CPU_SUSPEND_32 => {
+            // B6.3.4: every power state is a suspend; the realm resumes after the SMC with
+            // PSCI_SUCCESS when the host next enters the REC.
+            let kind = returns_success(vcpu);
+            Some(exit(out, [fid, x1 & u64::from(u32::MAX), x2, x3], kind))
+        }
+        PSCI_CPU_OFF => {
+            // B6.3.2: the REC stops being runnable when it exits; only CPU_ON starts it again.
+            returns_success(vcpu);
+            Some(exit(out, [fid, 0, 0, 0], ExitKind::CpuOff))
+        }
+        PSCI_SYSTEM_OFF | PSCI_SYSTEM_RESET => {
+            // B6.3.6.3, B6.3.7.3 `state`: the realm is SYSTEM_OFF; no REC of it runs again
+            // (RMI_REC_ENTER `system_off`). A reset is the host's to make, by building the realm
+            // anew.
+            crate::rsi::with_rd(stage2, |rd| rd.set_state(RealmState::SystemOff));
+            let kind = returns_success(vcpu);
+            Some(exit(out, [fid, 0, 0, 0], kind))
+        }
+        _ => answer(vcpu, PsciReturn::NotSupported.encode()),
+    }
+}
+
+/// A PSCI function the RMM completes itself: the realm finds PSCI_SUCCESS in x0 and zeros in
+/// x1..x3 on the next entry (A4.2.2), as after RMI_PSCI_COMPLETE.
+fn returns_success(vcpu: &mut VcpuContext) -> ExitKind {
+    vcpu.gprs[..4].fill(0);
+    ExitKind::Plain
+}
+
+/// A REC exit due to PSCI for a request naming another REC, which RMI_PSCI_COMPLETE completes
+/// from the sanitised FID and arguments: they are what the REC keeps in x0..x3 until then.
+fn request(vcpu: &mut VcpuContext, out: &mut RecExit, gprs: [u64; 4]) -> Handled {
+    vcpu.gprs[..4].copy_from_slice(&gprs);
+    exit(out, gprs, ExitKind::PsciRequest)
+}
+
+/// Whether `fid` is PSCI_CPU_ON, in either form.
+pub fn is_cpu_on(fid: u64) -> bool {
+    fid == PSCI_CPU_ON || fid == PSCI_CPU_ON_32
+}
+
+/// A REC exit due to PSCI (A4.3.7): exit.gprs[0] the FID, gprs[1..3] the arguments (zero
+/// where the function has fewer), everything else zero.
+fn exit(out: &mut RecExit, gprs: [u64; 4], kind: ExitKind) -> Handled {
+    let mut e = RecExit::new(RecExitReason::Psci);
+    e.gprs[..4].copy_from_slice(&gprs);
+    *out = e;
+    Handled::Exit(kind)
 }

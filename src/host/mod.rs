@@ -12,7 +12,6 @@
 //! assert_eq!(r[..3], [0, 0x1_0000, 0x1_0000]);
 //! ```
 
-pub mod attest;
 mod memory;
 mod platform;
 
@@ -80,11 +79,10 @@ impl Machine {
             features: HOST_CPU,
             tlbi: Default::default(),
             realm_model: Default::default(),
+            pending_interrupts: Default::default(),
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
-        // A fresh RMM has no identity yet, so this cannot fail.
-        let _ = rmm.set_attestation(attest::test_identity());
         Machine { rmm }
     }
 
@@ -151,6 +149,16 @@ impl Machine {
     /// Sets what realms run on this machine (once; later calls are ignored and return false).
     pub fn set_realm_model(&self, model: std::sync::Arc<dyn RealmModel>) -> bool {
         self.platform().realm_model.set(model).is_ok()
+    }
+
+    /// Makes the next `checks` calls of [`crate::Platform::interrupt_pending`] (on any CPU) find
+    /// a physical interrupt pending, as if the host's timer fired while the RMM worked for a
+    /// realm.
+    pub fn pend_interrupt(&self, checks: u64) {
+        // Relaxed: see `HostPlatform::interrupt_pending`.
+        self.platform()
+            .pending_interrupts
+            .store(checks, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The TLB invalidations the RMM has asked for: `(by IPA range, by VMID)`.

@@ -37,6 +37,9 @@ pub struct HostPlatform {
     pub(super) tlbi: [AtomicU64; 2],
     /// What realms run; without one, every REC entry ends at once with an IRQ.
     pub(super) realm_model: OnceLock<Arc<dyn RealmModel>>,
+    /// How many more [`Platform::interrupt_pending`] checks find an interrupt pending, on any
+    /// CPU ([`super::Machine::pend_interrupt`]).
+    pub(super) pending_interrupts: AtomicU64,
 }
 
 impl Platform for HostPlatform {
@@ -96,5 +99,12 @@ impl Platform for HostPlatform {
 
     fn cpu_features(&self) -> CpuFeatures {
         self.features
+    }
+
+    fn interrupt_pending(&self, _cpu: usize) -> bool {
+        // Relaxed: a test's knob, consumed one check at a time; nothing else is ordered by it.
+        self.pending_interrupts
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 }

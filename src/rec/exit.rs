@@ -3,15 +3,20 @@
 
 use super::stage2::{protected_access, ProtectedAccess, Stage2};
 use super::vcpu::{esr, fault_ipa, RealmTrap, VcpuContext};
-use super::RipasChange;
+use super::{Rec, RipasChange};
 use crate::platform::Platform;
-use crate::psci::{self, PsciReturn};
-use crate::rmi::params::{RecExit, RecExitReason, RmiRipas};
+use crate::psci;
+use crate::rmi::params::{RecExit, RecExitReason};
 use crate::rsi;
-use crate::rtt::Ripas;
+use crate::rtt::Level;
 
 /// SMCCC NOT_SUPPORTED, for a realm SMC outside PSCI and RSI (A4.3.4).
-const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
+pub const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
+/// SMCCC 1.3 SVE hint in a function ID (bit 16).
+const SMCCC_SVE_HINT: u64 = 1 << 16;
+/// ESR_EL2 fields of an SError the host sees (A4.3.10): EC, ISS.IDS (24), ISS.AET (12:10),
+/// ISS.EA (9), ISS.DFSC (5:0).
+const SERROR_EXIT_BITS: u64 = 0x3f << esr::EC_SHIFT | 1 << 24 | 0x7 << 10 | esr::EA | 0x3f;
 /// PSTATE for an exception taken to the realm's EL1: EL1h, D, A, I, F masked.
 const EL1H_MASKED: u64 = 0x3c5;
 
@@ -35,6 +40,13 @@ pub enum ExitKind {
     PsciRequest,
     /// A RIPAS change request, for RMI_RTT_SET_RIPAS.
     RipasChange(RipasChange),
+    /// A host call on the RsiHostCall at this IPA (rec.host_call_pending, A4.3.9).
+    HostCall(u64),
+    /// PSCI_CPU_OFF: the REC is no longer runnable (B6.3.2).
+    CpuOff,
+    /// A Data Abort the RMM met at a Protected IPA on the realm's behalf
+    /// ([`protected_abort`]): the exit's syndrome stands for the last exit's.
+    ProtectedAbort,
 }
 
 /// Writes `exit` for the host, with nothing pending.
@@ -79,6 +91,7 @@ pub fn handle<P: Platform>(
     trap: RealmTrap,
     vcpu: &mut VcpuContext,
     stage2: &Stage2<'_, P>,
+    rec: Rec<'_>,
     out: &mut RecExit,
 ) -> Handled {
     let (trap_esr, far, hpfar) = match trap {
@@ -87,7 +100,7 @@ pub fn handle<P: Platform>(
         RealmTrap::Fiq => return exit(out, RecExit::new(RecExitReason::Fiq)),
         RealmTrap::SError { esr } => {
             let mut e = RecExit::new(RecExitReason::Serror);
-            e.esr = esr;
+            e.esr = esr & SERROR_EXIT_BITS;
             return exit(out, e);
         }
     };
@@ -116,7 +129,7 @@ pub fn handle<P: Platform>(
             inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
             Handled::Resume
         }
-        esr::EC_SMC64 => smc(vcpu, stage2, out),
+        esr::EC_SMC64 => smc(vcpu, stage2, rec, out),
         esr::EC_SYSREG => {
             // Emulated by the RMM: reads as zero, writes ignored, until ID registers are
             // modelled.
@@ -137,79 +150,38 @@ pub fn handle<P: Platform>(
 }
 
 /// An SMC from the realm: PSCI (B6) or RSI (B5); anything else NOT_SUPPORTED (A4.3.4). The
-/// realm resumes after the SMC instruction.
-fn smc<P: Platform>(vcpu: &mut VcpuContext, stage2: &Stage2<'_, P>, out: &mut RecExit) -> Handled {
-    let [fid, x1, x2, x3, x4] = [0, 1, 2, 3, 4].map(|n| vcpu.gprs[n]);
-    let fid = fid & u64::from(u32::MAX); // SMCCC: the function ID is W0
+/// PC moves past the SMC first; a handler that wants the call made again moves it back.
+fn smc<P: Platform>(
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    rec: Rec<'_>,
+    out: &mut RecExit,
+) -> Handled {
+    // SMCCC: the function ID is W0; bit 16 is the SVE hint (SMCCC 1.3), which changes nothing.
+    let fid = vcpu.gprs[0] & u64::from(u32::MAX) & !SMCCC_SVE_HINT;
     vcpu.pc += 4;
-    let mut answer = |x0: u64| {
-        vcpu.gprs[0] = x0;
-        Handled::Resume
-    };
-    match fid {
-        psci::PSCI_CPU_ON => {
-            // B6.3.3: entry and mpidr are checked here; runnable needs the target REC, which
-            // the host names in RMI_PSCI_COMPLETE (ALREADY_ON there).
-            if !stage2.is_protected(x2) {
-                return answer(PsciReturn::InvalidAddress.encode()); // entry
-            }
-            if !psci::mpidr_is_used(x1, stage2.rec_count()) {
-                return answer(PsciReturn::InvalidParameters.encode()); // mpidr
-            }
-            if stage2.is_own_mpidr(x1) {
-                // The caller is running, so on; RMI_PSCI_COMPLETE could not name it twice.
-                return answer(PsciReturn::AlreadyOn.encode()); // runnable
-            }
-            psci_exit(out, [fid, x1, x2, x3])
-        }
-        psci::PSCI_AFFINITY_INFO => {
-            // B6.3.1: target_bound, target_match.
-            if x2 != 0 || !psci::mpidr_is_used(x1, stage2.rec_count()) {
-                return answer(PsciReturn::InvalidParameters.encode());
-            }
-            if stage2.is_own_mpidr(x1) {
-                return answer(psci::AFFINITY_ON); // the caller is running
-            }
-            psci_exit(out, [fid, x1, x2, 0])
-        }
-        rsi::RSI_IPA_STATE_SET => {
-            // B5.3.6: base_align, top_align, size_valid, rgn_bound, ripas_valid.
-            let ripas = x3 & 0xff;
-            let valid = x1 % 4096 == 0
-                && x2 % 4096 == 0
-                && x1 < x2
-                && stage2.is_protected(x2 - 1)
-                && (ripas == Ripas::Empty.to_rmi().into() || ripas == Ripas::Ram.to_rmi().into());
-            if !valid {
-                return answer(rsi::RSI_ERROR_INPUT);
-            }
-            let change = RipasChange {
-                addr: x1,
-                top: x2,
-                value: ripas as u8,
-                change_destroyed: x4 & rsi::RSI_CHANGE_DESTROYED != 0,
-            };
-            let mut e = RecExit::new(RecExitReason::RipasChange);
-            e.ripas_base = x1;
-            e.ripas_top = x2;
-            e.ripas_value = if change.value == 1 {
-                RmiRipas::Ram
-            } else {
-                RmiRipas::Empty
-            };
-            *out = e;
-            Handled::Exit(ExitKind::RipasChange(change))
-        }
-        _ => answer(SMCCC_NOT_SUPPORTED),
+    if let Some(handled) = psci::handle(fid, vcpu, stage2, out) {
+        return handled;
     }
+    if let Some(handled) = rsi::handle(fid, vcpu, stage2, rec, out) {
+        return handled;
+    }
+    vcpu.gprs[0] = SMCCC_NOT_SUPPORTED;
+    Handled::Resume
 }
 
-/// A REC exit due to PSCI (A4.3.7) with the call's FID and arguments, pending completion.
-fn psci_exit(out: &mut RecExit, gprs: [u64; 4]) -> Handled {
-    let mut e = RecExit::new(RecExitReason::Psci);
-    e.gprs[..4].copy_from_slice(&gprs);
+/// A REC exit due to Data Abort at the Protected IPA `ipa` that the RMM met on the realm's
+/// behalf (an RSI command's memory operand, or the RsiHostCall on entry, A4.2.2): a stage-2
+/// translation fault at the level where the walk stopped, as the hardware would report a
+/// realm access there (A4.3.4.3: EC, DFSC, HPFAR; FAR zero). The host maps the IPA and enters
+/// the REC again.
+pub fn protected_abort(out: &mut RecExit, ipa: u64, level: Level) -> Handled {
+    let mut e = RecExit::new(RecExitReason::Sync);
+    let fsc_level = level.get().clamp(0, 3) as u64;
+    e.esr = esr::EC_DABT_LOWER << esr::EC_SHIFT | esr::fsc_translation(fsc_level);
+    e.hpfar = super::vcpu::hpfar(ipa);
     *out = e;
-    Handled::Exit(ExitKind::PsciRequest)
+    Handled::Exit(ExitKind::ProtectedAbort)
 }
 
 /// A stage-2 abort (A4.3.4.2, A4.3.4.3, A5.2.9).

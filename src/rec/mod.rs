@@ -29,13 +29,18 @@
 //! | 49..65  | aux[16]                                                 |
 //! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
+//! | 88      | host_call_addr: IPA of the pending RsiHostCall          |
+//! | 89      | attest_state: 1 while a token generation is in progress  |
 //! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
 mod exit;
 mod stage2;
 mod vcpu;
 
-pub use exit::{complete_mmio, handle, host_injected_sea, inject, ExitKind, Handled};
+pub use exit::{
+    complete_mmio, handle, host_injected_sea, inject, protected_abort, ExitKind, Handled,
+    SMCCC_NOT_SUPPORTED,
+};
 pub use stage2::{protected_access, ProtectedAccess, Stage2};
 pub use vcpu::{esr, fault_ipa, hpfar, El1Exception, RealmTrap, VcpuContext};
 
@@ -70,6 +75,8 @@ const NUM_AUX: usize = 48;
 const AUX: usize = 49;
 const LAST_ESR: usize = 72;
 const EL1: usize = 80;
+const HOST_CALL_ADDR: usize = 88;
+const ATTEST_STATE: usize = 89;
 
 /// Words of the REC granule the platform keeps its own per-REC state in (on aarch64: the
 /// realm's EL1 system registers, timers and GIC state between runs). Zero at REC_CREATE, as
@@ -226,6 +233,27 @@ impl<'a> Rec<'a> {
     /// Records whether a host call is pending.
     pub fn set_host_call_pending(&self, value: bool) {
         self.set(HOST_CALL_PENDING, value.into())
+    }
+
+    /// The IPA of the RsiHostCall of the pending host call (A4.2.2).
+    pub fn host_call_addr(&self) -> u64 {
+        self.get(HOST_CALL_ADDR)
+    }
+
+    /// Records a host call pending on the RsiHostCall at `addr` (A4.3.9).
+    pub fn set_host_call(&self, addr: u64) {
+        self.set(HOST_CALL_ADDR, addr);
+        self.set_host_call_pending(true);
+    }
+
+    /// Whether an attestation token generation is in progress (rec.attest_state, B5.3.1).
+    pub fn attest_in_progress(&self) -> bool {
+        self.get(ATTEST_STATE) != 0
+    }
+
+    /// Records whether an attestation token generation is in progress.
+    pub fn set_attest_in_progress(&self, value: bool) {
+        self.set(ATTEST_STATE, value.into())
     }
 
     /// The pending RIPAS change (A4.3.8): next address, top, value, and whether DESTROYED

@@ -2,7 +2,7 @@
 
 use crate::memory::{granule_pieces, read_bytes, write_bytes};
 use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault, Stage2Translation};
-use crate::rtt::{Level, Ripas, RttEntry, RttEntryState, RttTree};
+use crate::rtt::{read_entry, Level, Ripas, RttEntry, RttEntryState, RttTree, RTT_ENTRIES};
 use crate::{Rmm, GRANULE_SIZE};
 
 /// The realm's stage 2, walked on CPU `cpu` with a walk announcement per access.
@@ -33,6 +33,21 @@ impl<'a, P: Platform> Stage2<'a, P> {
         }
     }
 
+    /// The RMM instance.
+    pub(crate) fn rmm(&self) -> &'a Rmm<P> {
+        self.rmm
+    }
+
+    /// PA of the realm's RD.
+    pub fn rd(&self) -> u64 {
+        self.tree.rd
+    }
+
+    /// The realm's IPA width in bits.
+    pub fn ipa_width(&self) -> u32 {
+        self.tree.config.ipa_width()
+    }
+
     /// Whether a realm MPIDR names the running REC itself (B3.23 MpidrEqual).
     pub fn is_own_mpidr(&self, mpidr: u64) -> bool {
         crate::rmi::params::mpidr_equal(mpidr, crate::rmi::params::RecMpidr::from_bits(self.mpidr))
@@ -56,6 +71,36 @@ impl<'a, P: Platform> Stage2<'a, P> {
     /// Whether `ipa` is a Protected IPA of this realm.
     pub fn is_protected(&self, ipa: u64) -> bool {
         self.tree.config.addr_is_protected(ipa)
+    }
+
+    /// Why an access by the RMM on the realm's behalf to the Protected IPA `ipa` found no valid
+    /// mapping (an RSI command's memory operand, spec B5.3): its RIPAS, and the level at which
+    /// the walk stopped (for the translation fault reported to the host).
+    pub fn fault(&self, ipa: u64) -> (Option<Ripas>, Level) {
+        if !self.tree.config.addr_in_ipa_space(ipa) {
+            return (None, self.tree.config.start_level());
+        }
+        let _announced = self.rmm.cpu(self.cpu).announce_walk(self.tree.rd);
+        let walk = self.tree.walk(self.rmm.platform(), ipa, Level::PAGE);
+        (walk.entry.ripas(), walk.level)
+    }
+
+    /// The RIPAS at `base` and the end of the run of entries with that RIPAS that starts there,
+    /// at most `top` and within the last-level RTT that maps `base` (RSI_IPA_STATE_GET, B5.3.5).
+    /// `base < top` and both are Protected IPAs, `base` granule aligned.
+    pub fn ripas_run(&self, base: u64, top: u64) -> (Ripas, u64) {
+        let _announced = self.rmm.cpu(self.cpu).announce_walk(self.tree.rd);
+        let walk = self.tree.walk(self.rmm.platform(), base, Level::PAGE);
+        // A Protected IPA's entry is UNASSIGNED or ASSIGNED, so it has a RIPAS; TABLE only
+        // at level 3, which cannot be.
+        let ripas = walk.entry.ripas().unwrap_or(Ripas::Empty);
+        let table = self.rmm.platform().granule(walk.table);
+        let differs = (walk.index + 1..RTT_ENTRIES).find(|&i| {
+            let entry = read_entry(table, i, walk.level);
+            walk.entry_ipa(base, i) >= top || entry.ripas() != Some(ripas)
+        });
+        let end = walk.entry_ipa(base, differs.unwrap_or(RTT_ENTRIES));
+        (ripas, end.min(top))
     }
 
     /// Runs `access` on what `ipa` maps to, if the mapping is valid, with the walk still

@@ -20,7 +20,7 @@ fn lock_rec(granule: &Granule) -> Result<Option<LockedGranule<'_>>, RmiError> {
 /// PsciReturnCodePermitted (B3.27): SUCCESS always; DENIED for a CPU_ON of a REC that is off.
 fn status_permitted(fid: u64, target_runnable: bool, status: PsciReturn) -> bool {
     status == PsciReturn::Success
-        || (fid == psci::PSCI_CPU_ON && !target_runnable && status == PsciReturn::Denied)
+        || (psci::is_cpu_on(fid) && !target_runnable && status == PsciReturn::Denied)
 }
 
 /// RMI_PSCI_COMPLETE: x1 calling_rec, x2 target_rec, x3 status. Records the PSCI result in the
@@ -66,11 +66,12 @@ pub(super) fn complete<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(),
         .filter(|&s| status_permitted(fid, target_runnable, s))
         .ok_or(RmiError::INPUT)?; // status
 
-    let x0 = match (status, fid) {
-        (PsciReturn::Success, psci::PSCI_CPU_ON) if target_runnable => {
+    // The calling REC holds the request's sanitised FID and arguments (crate::psci).
+    let x0 = match (status, psci::is_cpu_on(fid)) {
+        (PsciReturn::Success, true) if target_runnable => {
             PsciReturn::AlreadyOn.encode() // on_already
         }
-        (PsciReturn::Success, psci::PSCI_CPU_ON) => {
+        (PsciReturn::Success, true) => {
             // on_success: the target starts at `entry` with x0 = context and all else zero.
             for n in 0..crate::rec::NUM_GPRS {
                 target.set_gpr(n, 0);

@@ -8,8 +8,8 @@ use crate::granule::GranuleState;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
 use crate::rec::{
-    complete_mmio, esr, fault_ipa, handle, host_injected_sea, ExitKind, Handled, RealmTrap, Rec,
-    RipasChange, Stage2,
+    complete_mmio, esr, fault_ipa, handle, host_injected_sea, protected_abort, ExitKind, Handled,
+    RealmTrap, Rec, RipasChange, Stage2,
 };
 use crate::rsi;
 use crate::rtt::Ripas;
@@ -62,8 +62,14 @@ pub(super) fn enter<P: Platform>(
     if !rec.runnable() {
         return Err(RmiError::rec()); // rec_runnable
     }
-    let _claimed = granule.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
-                                                           // The REC holds a reference on its RD: the realm cannot be destroyed under us.
+    let claimed = granule.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
+    if !rec.runnable() {
+        // The flag read above raced a CPU_OFF whose exit released the claim we then took:
+        // read again now that the claim ordered us after that exit.
+        drop(claimed);
+        return Err(RmiError::rec()); // rec_runnable
+    }
+    // The REC holds a reference on its RD: the realm cannot be destroyed under us.
     let rd = rec.owner();
     match Rd::new(rmm.platform().granule(rd)).state() {
         RealmState::New => return Err(RmiError::realm(0)), // realm_new
@@ -120,22 +126,32 @@ pub(super) fn enter<P: Platform>(
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
     let stage2 = Stage2::new(rmm, cpu, tree, rec_count, rec.mpidr());
     let mut exit = RecExit::new(RecExitReason::Sync);
-    let (kind, syndrome) = loop {
-        let trap = rmm.platform().run_realm(cpu, rec_pa, &mut vcpu, &stage2);
-        let syndrome = match trap {
-            RealmTrap::Sync { esr, far, hpfar } => [esr, far, hpfar],
-            _ => [0; 3],
-        };
-        match handle(trap, &mut vcpu, &stage2, &mut exit) {
-            Handled::Resume => continue,
-            Handled::Exit(kind) => break (kind, syndrome),
-        }
+    // A4.2.2: a pending host call gets the host's answer before the realm runs; if its
+    // RsiHostCall is not mapped, the REC exits due to Data Abort there instead.
+    let unanswered = rec.host_call_pending()
+        && rsi::host_call::complete(&mut vcpu, &stage2, rec, &entry.gprs).is_err();
+    let (kind, syndrome) = if unanswered {
+        let ipa = rec.host_call_addr();
+        protected_abort(&mut exit, ipa, stage2.fault(ipa).1);
+        (ExitKind::ProtectedAbort, [0; 3])
+    } else {
+        run_until_exit(rmm, cpu, rec_pa, &mut vcpu, &stage2, rec, &mut exit)
+    };
+    // A Data Abort the RMM met for the realm stands for the last exit's syndrome (A4.2.3).
+    let syndrome = match kind {
+        ExitKind::ProtectedAbort => [exit.esr, exit.far, exit.hpfar],
+        _ => syndrome,
     };
 
     // Exit (A4.3): save the REC, report the GIC state, tell the host.
     rec.save(&vcpu);
     rec.set_emulatable_abort(kind == ExitKind::EmulatableAbort);
     rec.set_psci_pending(kind == ExitKind::PsciRequest);
+    match kind {
+        ExitKind::HostCall(addr) => rec.set_host_call(addr),
+        ExitKind::CpuOff => rec.set_runnable(false),
+        _ => {}
+    }
     // A4.3.8: a RIPAS change is pending only after an exit that requests one.
     rec.set_ripas_change(&match kind {
         ExitKind::RipasChange(change) => change,
@@ -148,4 +164,28 @@ pub(super) fn enter<P: Platform>(
     rmm.platform()
         .ns_write(run_ptr + REC_EXIT_OFFSET as u64, &run[REC_EXIT_OFFSET..])
         .map_err(|_| RmiError::INPUT)
+}
+
+/// Runs the realm until a trap that exits to the host: returns what the exit leaves pending
+/// and the syndrome of the trap, as taken.
+fn run_until_exit<P: Platform>(
+    rmm: &Rmm<P>,
+    cpu: usize,
+    rec_pa: u64,
+    vcpu: &mut crate::rec::VcpuContext,
+    stage2: &Stage2<'_, P>,
+    rec: Rec<'_>,
+    exit: &mut RecExit,
+) -> (ExitKind, [u64; 3]) {
+    loop {
+        let trap = rmm.platform().run_realm(cpu, rec_pa, vcpu, stage2);
+        let syndrome = match trap {
+            RealmTrap::Sync { esr, far, hpfar } => [esr, far, hpfar],
+            _ => [0; 3],
+        };
+        match handle(trap, vcpu, stage2, rec, exit) {
+            Handled::Resume => continue,
+            Handled::Exit(kind) => return (kind, syndrome),
+        }
+    }
 }

@@ -205,3 +205,6 @@ pub fn new_rec(m: &Machine, g: &mut Granules, rd: u64, index: u64) -> u64 {
     assert_eq!(rmi(m, RMI_REC_CREATE, &[rd, rec, params])[0], SUCCESS);
     rec
 }
+
+/// An ACTIVE realm run by a scripted realm model (RSI and PSCI tests).
+pub mod realm;

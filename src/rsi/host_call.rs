@@ -1,0 +1,64 @@
+//! RSI_HOST_CALL (spec B5.3.4): a call from the realm to the host (A4.5), through an
+//! RsiHostCall structure in realm memory (B5.4.3).
+
+use super::{answer, memory_fault, RSI_ERROR_INPUT, RSI_SUCCESS};
+use crate::platform::{Platform, RealmMemory, Stage2Fault};
+use crate::rec::{ExitKind, Handled, Rec, Stage2, VcpuContext, NUM_GPRS};
+use crate::rmi::params::{RecExit, RecExitReason};
+
+/// Size and alignment of RsiHostCall.
+pub const HOST_CALL_SIZE: u64 = 0x100;
+/// Offset of `gprs[0]` in RsiHostCall; `imm` (UInt16) is at offset 0.
+const GPRS: u64 = 0x8;
+
+/// RSI_HOST_CALL: x1 addr. Reads the RsiHostCall at IPA `addr` and exits to the host due to
+/// Host call (A4.3.9) with its `imm` and `gprs[0..30]`; the host's answer is written back on
+/// the next REC entry ([`complete`]), and x0 is then RSI_SUCCESS.
+///
+/// Failure conditions, unordered: `addr_align` (not 256-byte aligned), `addr_bound` (not a
+/// Protected IPA), both RSI_ERROR_INPUT. A structure with no valid mapping: module [`super`]
+/// doc.
+pub fn call<P: Platform>(
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    out: &mut RecExit,
+) -> Handled {
+    let addr = vcpu.gprs[1];
+    if !addr.is_multiple_of(HOST_CALL_SIZE) {
+        return answer(vcpu, &[RSI_ERROR_INPUT]); // addr_align
+    }
+    if !stage2.is_protected(addr) {
+        return answer(vcpu, &[RSI_ERROR_INPUT]); // addr_bound
+    }
+    let mut data = [0u8; HOST_CALL_SIZE as usize];
+    if let Err(fault) = stage2.read(addr, &mut data) {
+        return memory_fault(vcpu, stage2, out, fault.ipa);
+    }
+    let mut e = RecExit::new(RecExitReason::HostCall);
+    e.imm = u16::from_le_bytes([data[0], data[1]]);
+    for (gpr, bytes) in e.gprs.iter_mut().zip(data[GPRS as usize..].chunks_exact(8)) {
+        *gpr = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
+    }
+    *out = e;
+    Handled::Exit(ExitKind::HostCall(addr))
+}
+
+/// Completes the REC's pending host call on REC entry (A4.2.2): the host's `gprs` (enter.gprs)
+/// go to the RsiHostCall's `gprs[0..30]`, x0 becomes RSI_SUCCESS and the call is no longer
+/// pending. If the structure has no valid mapping, nothing changes and the fault is returned,
+/// for a REC exit due to Data Abort.
+pub fn complete<P: Platform>(
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    rec: Rec<'_>,
+    gprs: &[u64; NUM_GPRS],
+) -> Result<(), Stage2Fault> {
+    let mut data = [0u8; NUM_GPRS * 8];
+    for (bytes, gpr) in data.chunks_exact_mut(8).zip(gprs) {
+        bytes.copy_from_slice(&gpr.to_le_bytes());
+    }
+    stage2.write(rec.host_call_addr() + GPRS, &data)?;
+    rec.set_host_call_pending(false);
+    vcpu.gprs[0] = RSI_SUCCESS;
+    Ok(())
+}
