@@ -12,6 +12,7 @@
 //! assert_eq!(r[..3], [0, 0x1_0000, 0x1_0000]);
 //! ```
 
+pub mod attest;
 mod memory;
 mod platform;
 
@@ -83,6 +84,8 @@ impl Machine {
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
+        // A fresh RMM has no identity yet, so this cannot fail.
+        let _ = rmm.set_attestation(attest::test_identity());
         Machine { rmm }
     }
 
