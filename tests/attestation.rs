@@ -238,8 +238,8 @@ fn move_to_new_granule(scratch: &GranuleMemory) -> Box<GranuleMemory> {
     let copy = granule();
     for (to, from) in copy.iter().zip(scratch.iter()) {
         to.store(
-            from.load(std::sync::atomic::Ordering::Relaxed),
-            std::sync::atomic::Ordering::Relaxed,
+            from.load(rmm::sync::Ordering::Relaxed),
+            rmm::sync::Ordering::Relaxed,
         );
     }
     copy
