@@ -53,7 +53,7 @@ fn decode(bytes: &[u8]) -> Value {
     ciborium::from_reader(bytes).expect("valid CBOR")
 }
 
-fn map_get<'a>(map: &'a Value, key: i128) -> &'a Value {
+fn map_get(map: &Value, key: i128) -> &Value {
     let Value::Map(entries) = map else {
         panic!("not a map: {map:?}")
     };
