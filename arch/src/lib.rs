@@ -8,6 +8,7 @@
 //! - [`boot`]: cold/warm boot argument validation and the RMM_BOOT_COMPLETE error codes.
 //! - [`manifest`]: the boot manifest 0.3 parser (DRAM banks, console), memory access
 //!   through a caller-supplied reader.
+//! - [`manifest_writer`]: the boot manifest 0.3 EL3 writes (one bank, one console).
 //! - [`layout`]: the QEMU `virt` and FVP memory maps the images are built for.
 //! - [`pl011`], [`semihosting`], [`sysreg`]: console, simulator exit, system registers, for
 //!   the RMM image, the QEMU test firmware and the test host alike.
@@ -20,6 +21,7 @@ pub mod boot;
 pub mod el3;
 pub mod layout;
 pub mod manifest;
+pub mod manifest_writer;
 pub mod pl011;
 pub mod semihosting;
 pub mod smc;

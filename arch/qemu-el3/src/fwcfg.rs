@@ -1,0 +1,80 @@
+//! QEMU fw_cfg (MMIO interface at 0x09020000): the optional `opt/rmm/ns-entry` file that
+//! overrides the Normal-world entry point.
+//!
+//! Source: QEMU `docs/specs/fw_cfg.rst`: selector register at +8 (16-bit, big-endian), data
+//! register at +0 (byte reads advance through the selected item), signature "QEMU" at key
+//! 0x0000, file directory at key 0x0019 (BE u32 count, then 64-byte entries: BE u32 size,
+//! BE u16 select, u16 reserved, 56-byte NUL-terminated name).
+
+use rmm_arch::layout::qemu::FW_CFG_BASE;
+
+const DATA: u64 = FW_CFG_BASE;
+const SELECTOR: u64 = FW_CFG_BASE + 8;
+const KEY_SIGNATURE: u16 = 0x0000;
+const KEY_FILE_DIR: u16 = 0x0019;
+
+fn select(key: u16) {
+    // SAFETY: the fw_cfg selector register, mapped as Device memory (mmu.rs).
+    unsafe { core::ptr::write_volatile(SELECTOR as *mut u16, key.to_be()) }
+}
+
+fn byte() -> u8 {
+    // SAFETY: the fw_cfg data register, mapped as Device memory (mmu.rs).
+    unsafe { core::ptr::read_volatile(DATA as *const u8) }
+}
+
+fn read<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    b.iter_mut().for_each(|x| *x = byte());
+    b
+}
+
+/// Reads file `name` into `buf`; returns its length (truncated to `buf`), or `None` if there
+/// is no fw_cfg device or no such file.
+pub fn read_file(name: &[u8], buf: &mut [u8]) -> Option<usize> {
+    select(KEY_SIGNATURE);
+    if read::<4>() != *b"QEMU" {
+        return None;
+    }
+    select(KEY_FILE_DIR);
+    let count = u32::from_be_bytes(read::<4>());
+    for _ in 0..count {
+        let size = u32::from_be_bytes(read::<4>()) as usize;
+        let key = u16::from_be_bytes(read::<2>());
+        let _reserved = read::<2>();
+        let fname = read::<56>();
+        let len = fname.iter().position(|&c| c == 0).unwrap_or(56);
+        if fname.get(..len) == Some(name) {
+            select(key);
+            let n = size.min(buf.len());
+            buf.iter_mut().take(n).for_each(|x| *x = byte());
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Parses a hexadecimal number with an optional `0x`, ignoring surrounding whitespace and
+/// NULs.
+pub fn parse_hex(s: &[u8]) -> Option<u64> {
+    let s = s.trim_ascii();
+    let s = s.strip_suffix(b"\0").unwrap_or(s).trim_ascii();
+    let digits = s
+        .strip_prefix(b"0x")
+        .or_else(|| s.strip_prefix(b"0X"))
+        .unwrap_or(s);
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &c| {
+        let d = (c as char).to_digit(16)?;
+        Some((acc << 4) | u64::from(d))
+    })
+}
+
+/// The Normal-world entry point from `opt/rmm/ns-entry`, if present and valid.
+pub fn ns_entry() -> Option<u64> {
+    let mut buf = [0u8; 32];
+    let n = read_file(b"opt/rmm/ns-entry", &mut buf)?;
+    parse_hex(buf.get(..n)?)
+}
