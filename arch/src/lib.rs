@@ -10,6 +10,7 @@
 //!   through a caller-supplied reader.
 //! - [`manifest_writer`]: the boot manifest 0.3 EL3 writes (one bank, one console).
 //! - [`layout`]: the QEMU `virt` and FVP memory maps the images are built for.
+//! - [`realm_report`]: the protocol between the realm test payload and the test host.
 //! - [`pl011`], [`semihosting`], [`sysreg`]: console, simulator exit, system registers, for
 //!   the RMM image, the QEMU test firmware and the test host alike.
 //!
@@ -23,6 +24,7 @@ pub mod layout;
 pub mod manifest;
 pub mod manifest_writer;
 pub mod pl011;
+pub mod realm_report;
 pub mod semihosting;
 pub mod smc;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

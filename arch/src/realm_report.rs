@@ -1,0 +1,257 @@
+//! The protocol between the realm test payload (`arch/realm-payload`) and the test host that
+//! runs it (`arch/test-host`, `realm_payload.rs`). Both sides use these constants.
+//!
+//! # Realm layout (Protected IPA space, IPA width [`IPA_WIDTH`])
+//!
+//! | IPA range                                   | what                                       |
+//! |---------------------------------------------|--------------------------------------------|
+//! | `0 .. image size`                           | the flat binary: RMI_DATA_CREATE, measured |
+//! | `image size .. RAM_TOP`                     | `.bss`, stacks, buffers: DATA_CREATE_UNKNOWN |
+//! | `RIPAS_TEST_BASE .. RIPAS_TEST_TOP`         | RIPAS RAM, no DATA: flipped by the realm   |
+//!
+//! The host sets RIPAS RAM over `0 .. RIPAS_TEST_TOP` with RMI_RTT_INIT_RIPAS before it creates
+//! any DATA granule, and backs every granule below [`RAM_TOP`] (the payload's link script
+//! refuses an image that does not fit). RECs start at IPA 0 (`PC = 0`).
+//!
+//! Unprotected IPA space (`UNPROTECTED_BASE = 1 << (IPA_WIDTH - 1)`):
+//!
+//! | IPA                                 | what                                               |
+//! |-------------------------------------|----------------------------------------------------|
+//! | `UNPROTECTED_BASE + MMIO_OFFSET`    | emulated MMIO: left UNASSIGNED_NS, every access exits |
+//! | `UNPROTECTED_BASE + SHARED_OFFSET`  | [`SHARED_PAGES`] NS granules mapped with RMI_RTT_MAP_UNPROTECTED |
+//!
+//! # Entry registers
+//!
+//! REC 0 (MPIDR Aff0 0, runnable, PC 0): x0 = mode ([`MODE_TEST`], [`MODE_PERF`],
+//! [`MODE_PERF_FP`]), x1 = the IPA width the host gave the realm, x2 = the RsiHashAlgorithm the
+//! host chose (0 SHA-256, 1 SHA-512), x3 = the number of RECs N (1..=[`MAX_RECS`]). RECs
+//! 1..N-1 are created not runnable with MPIDR Aff0 = their index; REC 0 starts them with
+//! PSCI_CPU_ON (entry = the payload's secondary entry, context id = the REC index).
+//!
+//! # Reports: RSI_HOST_CALL
+//!
+//! Each REC has its own 4 KiB RsiHostCall page (`imm` u16 at offset 0, `gprs[0..31]` u64 at
+//! offset 8). The host sees `imm` and the gprs in RmiRecExit (`imm` at +0x600 of RmiRecExit,
+//! `gprs` at +0x200) and answers through RmiRecEnter.gprs, which the RMM copies back into the
+//! structure's gprs before the realm resumes.
+//!
+//! | imm               | meaning           | gprs                                                   |
+//! |-------------------|-------------------|--------------------------------------------------------|
+//! | [`IMM_PERF`] 0    | perf: nothing     | (the host re-enters at once)                           |
+//! | [`IMM_STEP`] 1    | a step's result   | [0] step id ([`Step`]), [1] [`PASS`]/[`FAIL`], [2..6] values |
+//! | [`IMM_DONE`] 2    | all steps run     | [0] steps passed, [1] steps failed (realm's own count) |
+//! | [`IMM_REQUEST`] 3 | ask the host      | [0] request ([`REQUEST_MMIO_VALUE`], [`REQUEST_CHALLENGE`]); the host answers in gprs |
+//! | [`IMM_TOKEN`] 4   | token in shared   | [0] Unprotected IPA of the copy (`UNPROTECTED_BASE + SHARED_OFFSET`), [1] length in bytes |
+//!
+//! Requests:
+//! - [`REQUEST_MMIO_VALUE`]: the host answers gprs[0] = the value it will return for the
+//!   realm's next MMIO read; the realm checks that the read returns exactly it.
+//! - [`REQUEST_CHALLENGE`]: the host answers gprs[0..8] = the 64-byte attestation challenge
+//!   (doubleword 0 first, little-endian); the realm passes it to RSI_ATTESTATION_TOKEN_INIT
+//!   and the host checks claim 10 of the realm token against it.
+//!
+//! Token hand-over: realm memory is protected, so the host cannot read the token buffer. The
+//! realm copies the token (8-byte words, zero padded) into the shared Unprotected granules, which
+//! the host mapped with RMI_RTT_MAP_UNPROTECTED onto Normal-world granules it reads directly,
+//! then makes an [`IMM_TOKEN`] host call. A token longer than `SHARED_PAGES * 4096` bytes is not
+//! copied: the realm reports [`Step::TokenShare`] as failed instead.
+//!
+//! # Step values (gprs[2..6])
+//!
+//! Unless a step says otherwise: [2] the RSI/PSCI result (x0), [3..6] its other outputs or the
+//! expected value. Notably:
+//! - [`Step::RimRead`]: [2..6] = RIM doublewords 0..3 (the whole SHA-256 RIM); the host
+//!   compares them with the RIM it computed.
+//! - [`Step::RemExtend`]: [2..6] = REM 1 doublewords 0..3 after one extension with
+//!   [`EXTEND_VALUE`] (size [`EXTEND_SIZE`]) from zero; the host recomputes it.
+//! - [`Step::Alive`]: sent by each secondary REC: [2] MPIDR_EL1, [3] context id.
+//! - [`Step::PsciFeatures`]: one per function: [2] the function ID, [3] the result.
+//! - [`Step::CpuOn`], [`Step::AffinityOff`]: one per secondary REC: [2] result, [3] REC index.
+//! - [`Step::Exception`] (always FAIL): [2] ESR_EL1, [3] ELR_EL1, [4] FAR_EL1, [5] vector offset.
+//!
+//! After [`IMM_DONE`] the realm calls PSCI_SYSTEM_OFF (REC exit due to PSCI with that FID);
+//! after an unexpected exception or a panic it reports the failure and does the same.
+//!
+//! # Perf modes
+//!
+//! [`MODE_PERF`]: REC 0 loops on RSI_HOST_CALL with `imm` [`IMM_PERF`] for ever. [`MODE_PERF_FP`]:
+//! the same after writing d0 once (so the RMM's lazy FP/SIMD path saves realm FP state).
+
+/// IPA width the host gives the realm.
+pub const IPA_WIDTH: u64 = 40;
+/// First Unprotected IPA: the top bit of the IPA space.
+pub const UNPROTECTED_BASE: u64 = 1 << (IPA_WIDTH - 1);
+/// Offset of the emulated MMIO register from [`UNPROTECTED_BASE`].
+pub const MMIO_OFFSET: u64 = 0x1000;
+/// Offset of the shared granules from [`UNPROTECTED_BASE`].
+pub const SHARED_OFFSET: u64 = 0x1_0000;
+/// Number of shared granules.
+pub const SHARED_PAGES: u64 = 2;
+
+/// Top of the IPA range the host backs with DATA granules, from 0.
+pub const RAM_TOP: u64 = 0x8_0000;
+/// The range the realm sets to RIPAS EMPTY and back to RAM: RIPAS RAM at creation, no DATA.
+pub const RIPAS_TEST_BASE: u64 = RAM_TOP;
+/// End of [`RIPAS_TEST_BASE`]'s range.
+pub const RIPAS_TEST_TOP: u64 = RAM_TOP + 0x2000;
+
+/// Most RECs the payload has stacks and host-call pages for.
+pub const MAX_RECS: u64 = 8;
+
+/// x0 at REC 0's entry: run the test sequence.
+pub const MODE_TEST: u64 = 0;
+/// x0 at REC 0's entry: loop on empty host calls.
+pub const MODE_PERF: u64 = 0x9E4F;
+/// x0 at REC 0's entry: touch FP (d0), then loop on empty host calls.
+pub const MODE_PERF_FP: u64 = 0x9E50;
+
+/// Host call `imm`: perf loop, nothing to do.
+pub const IMM_PERF: u16 = 0;
+/// Host call `imm`: a step result.
+pub const IMM_STEP: u16 = 1;
+/// Host call `imm`: the sequence is over.
+pub const IMM_DONE: u16 = 2;
+/// Host call `imm`: a request the host answers in gprs.
+pub const IMM_REQUEST: u16 = 3;
+/// Host call `imm`: the attestation token is in the shared granules.
+pub const IMM_TOKEN: u16 = 4;
+
+/// gprs[1] of a step: passed.
+pub const PASS: u64 = 0;
+/// gprs[1] of a step: failed.
+pub const FAIL: u64 = 1;
+
+/// Request: the value the host returns for the next MMIO read.
+pub const REQUEST_MMIO_VALUE: u64 = 1;
+/// Request: the attestation challenge, 8 doublewords.
+pub const REQUEST_CHALLENGE: u64 = 2;
+
+/// What the realm writes to the MMIO register.
+pub const MMIO_WRITE_VALUE: u64 = 0x5ea1_3a10_c0de_0001;
+/// The 32 bytes the realm extends REM 1 with (doublewords, little-endian), then zero padded.
+pub const EXTEND_VALUE: [u64; 4] = [
+    0x0706_0504_0302_0100,
+    0x0f0e_0d0c_0b0a_0908,
+    0x1716_1514_1312_1110,
+    0x1f1e_1d1c_1b1a_1918,
+];
+/// Size in bytes of the REM extension.
+pub const EXTEND_SIZE: u64 = 32;
+
+/// A step of the sequence (gprs[0] of an [`IMM_STEP`] report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Step {
+    RsiVersion = 1,
+    RsiFeatures = 2,
+    RealmConfig = 3,
+    RimRead = 4,
+    RemExtend = 5,
+    IpaStateGetRam = 6,
+    IpaStateSetEmpty = 7,
+    IpaStateGetEmpty = 8,
+    IpaStateSetRam = 9,
+    IpaStateGetRamAgain = 10,
+    MmioWrite = 11,
+    MmioRead = 12,
+    TokenInit = 13,
+    TokenContinue = 14,
+    TokenShare = 15,
+    PsciVersion = 16,
+    PsciFeatures = 17,
+    CpuOnSelf = 18,
+    CpuOnBadMpidr = 19,
+    CpuOn = 20,
+    Alive = 21,
+    AffinityOff = 22,
+    CpuSuspend = 23,
+    Exception = 24,
+    Panic = 25,
+}
+
+impl Step {
+    /// Every step, in id order.
+    pub const ALL: [Step; 25] = [
+        Step::RsiVersion,
+        Step::RsiFeatures,
+        Step::RealmConfig,
+        Step::RimRead,
+        Step::RemExtend,
+        Step::IpaStateGetRam,
+        Step::IpaStateSetEmpty,
+        Step::IpaStateGetEmpty,
+        Step::IpaStateSetRam,
+        Step::IpaStateGetRamAgain,
+        Step::MmioWrite,
+        Step::MmioRead,
+        Step::TokenInit,
+        Step::TokenContinue,
+        Step::TokenShare,
+        Step::PsciVersion,
+        Step::PsciFeatures,
+        Step::CpuOnSelf,
+        Step::CpuOnBadMpidr,
+        Step::CpuOn,
+        Step::Alive,
+        Step::AffinityOff,
+        Step::CpuSuspend,
+        Step::Exception,
+        Step::Panic,
+    ];
+
+    /// The step with id `id`.
+    pub fn from_id(id: u64) -> Option<Step> {
+        Self::ALL.iter().copied().find(|s| *s as u64 == id)
+    }
+
+    /// The name the host prints: `PASS realm/<name>`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Step::RsiVersion => "rsi_version",
+            Step::RsiFeatures => "rsi_features",
+            Step::RealmConfig => "rsi_realm_config",
+            Step::RimRead => "rsi_measurement_read_rim",
+            Step::RemExtend => "rsi_measurement_extend",
+            Step::IpaStateGetRam => "rsi_ipa_state_get_ram",
+            Step::IpaStateSetEmpty => "rsi_ipa_state_set_empty",
+            Step::IpaStateGetEmpty => "rsi_ipa_state_get_empty",
+            Step::IpaStateSetRam => "rsi_ipa_state_set_ram",
+            Step::IpaStateGetRamAgain => "rsi_ipa_state_get_ram_again",
+            Step::MmioWrite => "mmio_write",
+            Step::MmioRead => "mmio_read",
+            Step::TokenInit => "rsi_attestation_token_init",
+            Step::TokenContinue => "rsi_attestation_token_continue",
+            Step::TokenShare => "attestation_token_share",
+            Step::PsciVersion => "psci_version",
+            Step::PsciFeatures => "psci_features",
+            Step::CpuOnSelf => "psci_cpu_on_self",
+            Step::CpuOnBadMpidr => "psci_cpu_on_bad_mpidr",
+            Step::CpuOn => "psci_cpu_on",
+            Step::Alive => "secondary_alive",
+            Step::AffinityOff => "psci_affinity_info_off",
+            Step::CpuSuspend => "psci_cpu_suspend",
+            Step::Exception => "exception",
+            Step::Panic => "panic",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_ids_round_trip() {
+        for (i, step) in Step::ALL.iter().enumerate() {
+            assert_eq!(*step as u64, i as u64 + 1);
+            assert_eq!(Step::from_id(*step as u64), Some(*step));
+        }
+        assert_eq!(Step::from_id(0), None);
+    }
+
+    #[test]
+    fn layout_fits() {
+        assert!(RIPAS_TEST_TOP <= 0x10_0000);
+        assert!(MMIO_OFFSET + 0x1000 <= SHARED_OFFSET);
+    }
+}
