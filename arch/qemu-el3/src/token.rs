@@ -124,7 +124,7 @@ pub const PROTECTED: [u8; 4] = [0xa1, 0x01, 0x38, 0x22];
 /// Encodes the platform claim set for `challenge` into `out`.
 pub fn claims(challenge: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut c = Cbor::new(out);
-    c.map(11);
+    c.map(10);
     c.uint(265).text(PROFILE);
     c.uint(10).bytes(challenge);
     c.uint(2396).bytes(&IMPLEMENTATION_ID);
