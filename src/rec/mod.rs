@@ -30,7 +30,7 @@
 //! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
 //! | 88      | host_call_addr: IPA of the pending RsiHostCall          |
-//! | 89      | attest_state: 1 while a token generation is in progress  |
+//! | 89      | attest_failed: the token generation begun cannot finish |
 //! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
 mod exit;
@@ -76,7 +76,7 @@ const AUX: usize = 49;
 const LAST_ESR: usize = 72;
 const EL1: usize = 80;
 const HOST_CALL_ADDR: usize = 88;
-const ATTEST_STATE: usize = 89;
+const ATTEST_FAILED: usize = 89;
 
 /// Words of the REC granule the platform keeps its own per-REC state in (on aarch64: the
 /// realm's EL1 system registers, timers and GIC state between runs). Zero at REC_CREATE, as
@@ -246,14 +246,18 @@ impl<'a> Rec<'a> {
         self.set_host_call_pending(true);
     }
 
-    /// Whether an attestation token generation is in progress (rec.attest_state, B5.3.1).
-    pub fn attest_in_progress(&self) -> bool {
-        self.get(ATTEST_STATE) != 0
+    /// Whether the attestation token generation in progress has failed already: begun by
+    /// RSI_ATTESTATION_TOKEN_INIT without a token to make (no attestation identity, or a token
+    /// too large), it ends with RSI_ERROR_UNKNOWN at the next CONTINUE (B5.3.1 `unknown`). The
+    /// operations that can finish are saved in the attestation scratch granule
+    /// ([`crate::attestation`]).
+    pub fn attest_failed(&self) -> bool {
+        self.get(ATTEST_FAILED) != 0
     }
 
-    /// Records whether an attestation token generation is in progress.
-    pub fn set_attest_in_progress(&self, value: bool) {
-        self.set(ATTEST_STATE, value.into())
+    /// Records whether the token generation in progress has failed.
+    pub fn set_attest_failed(&self, value: bool) {
+        self.set(ATTEST_FAILED, value.into())
     }
 
     /// The pending RIPAS change (A4.3.8): next address, top, value, and whether DESTROYED

@@ -38,6 +38,11 @@ impl<'a, P: Platform> Stage2<'a, P> {
         self.rmm
     }
 
+    /// The CPU the realm runs on.
+    pub(crate) fn cpu(&self) -> usize {
+        self.cpu
+    }
+
     /// PA of the realm's RD.
     pub fn rd(&self) -> u64 {
         self.tree.rd
