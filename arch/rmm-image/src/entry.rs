@@ -97,8 +97,10 @@ core::arch::global_asm!(
     str     x0, [sp, #16 * 16]
     .endm
 
+    // `.org` rather than `.balign`: an entry that outgrows its 32-instruction slot is an
+    // assembly error instead of silently shifting every later vector.
     .macro fatal kind
-    .balign 0x80
+    .org    rmm_vectors + \kind * 0x80
     save_frame
     mov     x0, sp
     mov     x1, #\kind
@@ -107,7 +109,7 @@ core::arch::global_asm!(
     .endm
 
     .macro realm_exit kind
-    .balign 0x80
+    .org    rmm_vectors + (8 + \kind) * 0x80
     sub     sp, sp, #16
     stp     x0, x1, [sp]
     mov     x1, #\kind
@@ -123,8 +125,26 @@ rmm_vectors:
     fatal 2
     fatal 3
     // Current EL with SP_EL2.
-    .balign 0x80
+    .org    rmm_vectors + 4 * 0x80
     save_frame
+    b       rmm_el2_sync
+    fatal 5
+    fatal 6
+    fatal 7
+    // Lower EL, AArch64: the realm.
+    realm_exit 0
+    realm_exit 1
+    realm_exit 2
+    realm_exit 3
+    // Lower EL, AArch32: realms are AArch64 only.
+    fatal 12
+    fatal 13
+    fatal 14
+    fatal 15
+    .org    rmm_vectors + 0x800
+
+    // Each vector slot holds 32 instructions: the synchronous handler continues here.
+rmm_el2_sync:
     mov     x0, sp
     bl      rmm_sync_exception
     ldr     x0, [sp, #16 * 16]
@@ -148,19 +168,6 @@ rmm_vectors:
     ldp     x28, x29, [sp, #16 * 14]
     add     sp, sp, #{frame}
     eret
-    fatal 5
-    fatal 6
-    fatal 7
-    // Lower EL, AArch64: the realm.
-    realm_exit 0
-    realm_exit 1
-    realm_exit 2
-    realm_exit 3
-    // Lower EL, AArch32: realms are AArch64 only.
-    fatal 12
-    fatal 13
-    fatal 14
-    fatal 15
 "#,
     frame = const FRAME_SIZE,
 );
