@@ -11,7 +11,7 @@ use crate::boot_cell::BootCell;
 use crate::entry::MAX_CPUS;
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{console, heap, log, mmu};
+use crate::{attestation, console, heap, log, mmu};
 use alloc::vec::Vec;
 use rmm::{Platform, Rmm};
 use rmm_arch::boot::{self, BootError};
@@ -113,6 +113,16 @@ fn cold_boot(regs: [u64; 4]) -> ! {
         used / 1024,
         size / 1024
     );
+    match attestation::fetch(args.shared_buf_pa) {
+        Ok(identity) => {
+            log!(
+                "attestation: realm key P-384, platform token {} bytes",
+                identity.platform_token().len()
+            );
+            let _ = rmm.set_attestation(identity);
+        }
+        Err(e) => log!("attestation unavailable ({e}): realms cannot get tokens"),
+    }
     // SAFETY: CPU 0 at cold boot is the only CPU in the RMM; nothing has read them yet.
     unsafe {
         *RMM.get_mut() = Some(rmm);

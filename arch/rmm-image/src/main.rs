@@ -7,6 +7,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+mod attestation;
+#[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
 mod boot_cell;
