@@ -147,4 +147,10 @@ impl Platform for Aarch64 {
     fn cpu_features(&self) -> CpuFeatures {
         self.features
     }
+
+    fn interrupt_pending(&self, _cpu: usize) -> bool {
+        // ISR_EL1.I: a physical IRQ is pending at R-EL2 (masked here; taken as a REC exit once
+        // the realm runs again with HCR_EL2.IMO set).
+        read_sysreg!("isr_el1") & (1 << 7) != 0
+    }
 }
