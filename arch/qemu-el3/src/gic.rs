@@ -126,6 +126,18 @@ pub fn init_cpu_interface() {
     }
 }
 
+/// Enables (in the pen) or disables (before entering a world) Group 0 interrupts at this CPU
+/// interface. While a world runs, a pen SGI that arrived after the CPU had already taken its
+/// command (the mailbox is read before the WFI) stays pending in the redistributor instead of
+/// being signalled to the world as an FIQ (Group 0 is FIQ outside EL3, and SCR_EL3.FIQ = 0).
+pub fn pen_sgi_enable(on: bool) {
+    // SAFETY: ICC_IGRPEN0_EL1 only gates Group 0 signalling to this PE.
+    unsafe {
+        write_sysreg!("s3_0_c12_c12_6", u64::from(on)); // ICC_IGRPEN0_EL1
+        core::arch::asm!("isb", options(nostack));
+    }
+}
+
 /// Sends [`PEN_SGI`] to the CPU with affinity `aff` (Aff1..3 must be 0, Aff0 < 16).
 pub fn send_pen_sgi(aff0: u32) {
     let v = (u64::from(PEN_SGI) << 24) | (1u64 << aff0);

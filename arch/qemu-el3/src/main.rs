@@ -221,6 +221,8 @@ mod firmware {
             exit(fatal::EXIT_FATAL);
         }
         let cpu = cpu_init(index);
+        // The primary never waits in the pen before its first CPU_OFF (see `psci::park`).
+        gic::pen_sgi_enable(false);
         println!(
             "EL3: GPT on (GPCCR_EL3 = {:#x}): flash, secure RAM Root; devices Any; RMM {:#x}..{:#x} and shared buffer Realm; other DRAM NS",
             gpt::gpccr(),

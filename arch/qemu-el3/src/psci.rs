@@ -165,12 +165,13 @@ pub fn send(t: usize, cmd: u64, entry: u64, arg: u64) {
 /// enter.
 pub fn park(cpu: &mut PerCpu) -> *mut Ctx {
     let s = &SHARED[cpu.index];
+    gic::pen_sgi_enable(true);
     // Release: pairs with the AcqRel CAS in `cpu_on` and the Acquire in `affinity_info`.
     s.aff.store(AFF_OFF, Ordering::Release);
-    loop {
+    let ctx = loop {
         // Acquire: pairs with the Release store in `send`.
         match s.cmd.swap(cpu::CMD_NONE, Ordering::Acquire) {
-            CMD_WARM_BOOT => return rmm::warm_boot(cpu),
+            CMD_WARM_BOOT => break rmm::warm_boot(cpu),
             CMD_CPU_ON => {
                 // Relaxed: ordered by the Acquire swap above.
                 let entry = s.entry.load(Ordering::Relaxed);
@@ -178,7 +179,7 @@ pub fn park(cpu: &mut PerCpu) -> *mut Ctx {
                 // Release: pairs with the Acquire in `affinity_info`.
                 s.aff.store(AFF_ON, Ordering::Release);
                 let scr = scr(World::NonSecure, &cpu.features);
-                return cpu.enter_fresh(World::NonSecure, entry, [arg, 0, 0, 0], scr);
+                break cpu.enter_fresh(World::NonSecure, entry, [arg, 0, 0, 0], scr);
             }
             _ => {}
         }
@@ -186,5 +187,7 @@ pub fn park(cpu: &mut PerCpu) -> *mut Ctx {
         // taken, only ends the WFI.
         unsafe { core::arch::asm!("wfi", options(nostack)) };
         gic::ack_pen_sgi();
-    }
+    };
+    gic::pen_sgi_enable(false);
+    ctx
 }
