@@ -28,6 +28,8 @@ mod psci;
 #[cfg(target_os = "none")]
 mod realm_code;
 #[cfg(target_os = "none")]
+mod realm_payload;
+#[cfg(target_os = "none")]
 mod report;
 #[cfg(target_os = "none")]
 mod rmi;
@@ -66,6 +68,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     scenarios::version::run();
     scenarios::delegate::run(&mut pool);
     scenarios::realm::run(&mut pool, cpus);
+    realm_payload::run(&mut pool, cpus);
     report::finish()
 }
 
