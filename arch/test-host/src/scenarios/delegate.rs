@@ -35,6 +35,10 @@ pub fn run(pool: &mut Pool) {
         format_args!("host_read_of_delegated_granule_faults"),
         read_faults(granules[1]),
     );
+    check(
+        format_args!("rmm_read_of_delegated_params_fails_with_error_input"),
+        params_in_realm_pas(granules[1], granules[2]),
+    );
     if check(format_args!("granule_undelegate"), undelegate(&granules)) {
         check(
             format_args!("undelegated_granule_zero_and_writable"),
@@ -80,6 +84,28 @@ fn read_faults(g: Granule) -> Outcome {
             "host read of delegated granule {:#x} did not fault (read {:#x})",
             g.pa(),
             value
+        ),
+    }
+}
+
+/// REALM_CREATE whose parameters lie in a delegated granule: the RMM's copy from host memory
+/// takes a granule protection fault, survives it, and the command fails with
+/// RMI_ERROR_INPUT (spec B4.3.9: params_pas) while the RD stays DELEGATED.
+fn params_in_realm_pas(params: Granule, rd: Granule) -> Outcome {
+    match call::realm_create(rd.pa(), params.pa()) {
+        Ok(()) => fail!("REALM_CREATE with params in the Realm PAS succeeded"),
+        Err(e) if e.status() == ERROR_INPUT => {}
+        Err(e) => fail!(
+            "REALM_CREATE with params in the Realm PAS: {}, expected RMI_ERROR_INPUT",
+            e
+        ),
+    }
+    // The RD is still DELEGATED: delegating it again is refused for that reason.
+    match call::granule_delegate(rd.pa()) {
+        Err(e) if e.status() == ERROR_INPUT => Ok(()),
+        other => fail!(
+            "RD after the failed REALM_CREATE: {:?}",
+            other.map_err(|e| e.status())
         ),
     }
 }
