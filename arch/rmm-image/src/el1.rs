@@ -1,6 +1,7 @@
 //! The EL1 and EL0 system registers a realm and the Normal world each own (RMM spec A4.1:
 //! REC entry restores the realm's, REC exit saves them and restores the host's; EL3 does not
-//! switch EL1 state). FP/SIMD is not here: realms trap on it (CPTR_EL2.TFP).
+//! switch EL1 state), pointer authentication keys included. FP/SIMD is switched lazily
+//! (`crate::fp`).
 
 use rmm_arch::{read_sysreg, write_sysreg};
 
@@ -56,6 +57,17 @@ el1_registers!(
     "cntv_cval_el0",
     "cntp_ctl_el0",
     "cntp_cval_el0",
+    // Pointer authentication keys (APIA, APIB, APDA, APDB, APGA; Lo then Hi), by encoding.
+    "s3_0_c2_c1_0",
+    "s3_0_c2_c1_1",
+    "s3_0_c2_c1_2",
+    "s3_0_c2_c1_3",
+    "s3_0_c2_c2_0",
+    "s3_0_c2_c2_1",
+    "s3_0_c2_c2_2",
+    "s3_0_c2_c2_3",
+    "s3_0_c2_c3_0",
+    "s3_0_c2_c3_1",
     "vbar_el1",
     "elr_el1",
     "spsr_el1",
