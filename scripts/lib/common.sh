@@ -80,3 +80,13 @@ ensure_qemu() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${release[@]}" qemu-system-arm
     qemu_is_recent || die "qemu-system-aarch64 is still missing or older than 8.2: $(qemu-system-aarch64 --version 2>&1 | head -1)"
 }
+
+# The realm test payload (R-EL1) as target/realm/realm-payload.bin, which the test host embeds
+# (arch/test-host/src/realm_payload.rs): build it before building or linting the test host.
+build_realm_payload() {
+    say "Building rmm-realm-payload for $FIRMWARE_TARGET (release)"
+    CARGO_TARGET_DIR=target/realm cargo build --release --locked --target "$FIRMWARE_TARGET" \
+        -p rmm-realm-payload
+    "$(rust_objcopy)" -O binary "target/realm/$FIRMWARE_TARGET/release/realm-payload" \
+        target/realm/realm-payload.bin
+}
