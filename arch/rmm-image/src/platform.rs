@@ -15,7 +15,8 @@ const TLBI_RANGE_MAX_PAGES: u64 = 64;
 pub struct Aarch64 {
     features: CpuFeatures,
     list_registers: usize,
-    vtcr_ps: u64,
+    /// VTCR_EL2 without T0SZ and SL0, which are the realm's.
+    vtcr_common: u64,
 }
 
 impl Aarch64 {
@@ -28,16 +29,25 @@ impl Aarch64 {
         let parange = (mmfr0 & 0xf).min(5);
         let pa_bits = [32, 36, 40, 42, 44, 48][parange as usize];
         let list_registers = gic::list_registers();
+        let vmid16 = (mmfr1 >> 4) & 0xf == 2;
+        // Walks Inner/Outer Write-Back cacheable (IRGN0, ORGN0), Inner Shareable (SH0), 4 KiB
+        // granule, output size PS, 16-bit VMIDs where supported (VS), RES1 bit 31.
+        let vtcr_common = (1 << 8)
+            | (1 << 10)
+            | (3 << 12)
+            | (parange << 16)
+            | (u64::from(vmid16) << 19)
+            | (1 << 31);
         Self {
             features: CpuFeatures {
                 pa_bits,
                 breakpoints: ((dfr0 >> 12) & 0xf) as u8 + 1,
                 watchpoints: ((dfr0 >> 20) & 0xf) as u8 + 1,
                 gic_list_registers: list_registers as u8,
-                vmid_bits: if (mmfr1 >> 4) & 0xf == 2 { 16 } else { 8 },
+                vmid_bits: if vmid16 { 16 } else { 8 },
             },
             list_registers,
-            vtcr_ps: parange,
+            vtcr_common,
         }
     }
 
@@ -46,9 +56,9 @@ impl Aarch64 {
         self.list_registers
     }
 
-    /// VTCR_EL2.PS: the physical address size stage 2 outputs.
-    pub fn vtcr_ps(&self) -> u64 {
-        self.vtcr_ps
+    /// VTCR_EL2 for a realm whose IPA width gives `t0sz` and whose starting level gives `sl0`.
+    pub fn vtcr(&self, t0sz: u64, sl0: u64) -> u64 {
+        self.vtcr_common | t0sz | (sl0 << 6)
     }
 }
 

@@ -215,15 +215,7 @@ pub fn run(
     gic::set_hcr(vcpu.gic_hcr | ICH_HCR_EN);
 
     let s2 = memory.translation();
-    let vs = u64::from(platform.cpu_features().vmid_bits == 16);
-    let vtcr = s2.t0sz
-        | (s2.sl0 << 6)
-        | (1 << 8)
-        | (1 << 10)
-        | (3 << 12)
-        | (platform.vtcr_ps() << 16)
-        | (vs << 19)
-        | (1 << 31);
+    let vtcr = platform.vtcr(s2.t0sz, s2.sl0);
     let mut hcr = HCR_REALM;
     if vcpu.trap_wfi {
         hcr |= HCR_TWI;
