@@ -31,10 +31,12 @@
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
 //! | 88      | host_call_addr: IPA of the pending RsiHostCall          |
 //! | 89      | attest_failed: the token generation begun cannot finish |
+//! | 90..93  | CNTV_CTL, CNTV_CVAL, CNTP_CTL, CNTP_CVAL at the last exit |
 //! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
 mod exit;
 mod stage2;
+pub mod timer;
 mod vcpu;
 
 pub use exit::{
@@ -42,6 +44,7 @@ pub use exit::{
     SMCCC_NOT_SUPPORTED,
 };
 pub use stage2::{protected_access, ProtectedAccess, Stage2};
+pub use timer::{TimerOutputs, Timers};
 pub use vcpu::{esr, fault_ipa, hpfar, El1Exception, RealmTrap, VcpuContext};
 
 use crate::platform::GranuleMemory;
@@ -77,6 +80,7 @@ const LAST_ESR: usize = 72;
 const EL1: usize = 80;
 const HOST_CALL_ADDR: usize = 88;
 const ATTEST_FAILED: usize = 89;
+const TIMERS: usize = 90;
 
 /// Words of the REC granule the platform keeps its own per-REC state in (on aarch64: the
 /// realm's EL1 system registers, timers and GIC state between runs). Zero at REC_CREATE, as
@@ -309,6 +313,13 @@ impl<'a> Rec<'a> {
             esr,
             far,
         };
+        let [cntv_ctl, cntv_cval, cntp_ctl, cntp_cval] = [0, 1, 2, 3].map(|i| self.get(TIMERS + i));
+        vcpu.timers = Timers {
+            cntv_ctl,
+            cntv_cval,
+            cntp_ctl,
+            cntp_cval,
+        };
         vcpu
     }
 
@@ -325,6 +336,13 @@ impl<'a> Rec<'a> {
             .enumerate()
         {
             self.set(EL1 + i, value);
+        }
+        let t = vcpu.timers;
+        for (i, value) in [t.cntv_ctl, t.cntv_cval, t.cntp_ctl, t.cntp_cval]
+            .into_iter()
+            .enumerate()
+        {
+            self.set(TIMERS + i, value);
         }
     }
 

@@ -1,6 +1,8 @@
 //! What a REC runs with, and what stops it: the vCPU context the world switch loads and saves,
 //! and the exception that returns control to the RMM (spec A4.1).
 
+use super::timer::{TimerOutputs, Timers};
+
 /// The realm's registers that REC entry loads and REC exit saves.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VcpuContext {
@@ -21,6 +23,11 @@ pub struct VcpuContext {
     pub gic_hcr: u64,
     /// See `gic_hcr`.
     pub gic_lrs: [u64; 16],
+    /// The realm's EL1 timers: loaded on entry, saved at every trap (A6.2).
+    pub timers: Timers,
+    /// The timers whose hardware signal is masked while the realm runs: those asserted at the
+    /// previous REC exit (A6.2).
+    pub timer_mask: TimerOutputs,
 }
 
 /// The EL1 registers involved in taking an exception to the realm.

@@ -108,6 +108,9 @@ pub(super) fn enter<P: Platform>(
     vcpu.trap_wfe = entry.flags.trap_wfe() == Trap::Trap;
     vcpu.gic_hcr = entry.gicv3_hcr;
     vcpu.gic_lrs = entry.gicv3_lrs;
+    // A6.2: a timer asserted in the state the last exit reported is masked while the realm
+    // runs (`vcpu.timers` is that state, saved by the last exit).
+    vcpu.timer_mask = vcpu.timers.asserted();
 
     // A RIPAS change the realm requested is answered now (B5.3.6): how far the host got with
     // RMI_RTT_SET_RIPAS, and whether it accepted.
@@ -143,7 +146,7 @@ pub(super) fn enter<P: Platform>(
         _ => syndrome,
     };
 
-    // Exit (A4.3): save the REC, report the GIC state, tell the host.
+    // Exit (A4.3): save the REC, report the GIC and timer state, tell the host.
     rec.save(&vcpu);
     rec.set_emulatable_abort(kind == ExitKind::EmulatableAbort);
     rec.set_psci_pending(kind == ExitKind::PsciRequest);
@@ -160,6 +163,7 @@ pub(super) fn enter<P: Platform>(
     rec.set_last_exit(syndrome);
     exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
     exit.gicv3_lrs = vcpu.gic_lrs;
+    vcpu.timers.report(&mut exit); // A6.2: on every exit
     exit.write_to(&mut run);
     rmm.platform()
         .ns_write(run_ptr + REC_EXIT_OFFSET as u64, &run[REC_EXIT_OFFSET..])
@@ -168,6 +172,10 @@ pub(super) fn enter<P: Platform>(
 
 /// Runs the realm until a trap that exits to the host: returns what the exit leaves pending
 /// and the syndrome of the trap, as taken.
+///
+/// A trap the RMM handles resumes the realm unless an EL1 timer's output now differs from the
+/// state the last exit reported: the host must then update the virtual interrupt, so the REC
+/// exits with an IRQ (A6.2; the realm's registers already reflect the handled trap).
 fn run_until_exit<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -184,6 +192,10 @@ fn run_until_exit<P: Platform>(
             _ => [0; 3],
         };
         match handle(trap, vcpu, stage2, rec, exit) {
+            Handled::Resume if vcpu.timers.asserted() != vcpu.timer_mask => {
+                *exit = RecExit::new(RecExitReason::Irq);
+                return (ExitKind::Plain, [0; 3]);
+            }
             Handled::Resume => continue,
             Handled::Exit(kind) => return (kind, syndrome),
         }

@@ -5,7 +5,7 @@
 use super::*;
 use rmm::host::{Config, Machine, RealmModel};
 use rmm::platform::{Platform, RealmMemory};
-use rmm::rec::{esr, RealmTrap, Rec, VcpuContext};
+use rmm::rec::{esr, RealmTrap, Rec, TimerOutputs, Timers, VcpuContext};
 use rmm::rmi::params::{RecCreateFlags, RecEnter, RecEnterFlags, RecExit};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,8 @@ pub enum Step {
     Write(u64, Vec<u8>),
     /// Meet the test at the barrier twice, then exit with an IRQ.
     Hold(Arc<Barrier>),
+    /// The EL1 timer registers now read these (the realm programmed them, or time passed).
+    Timers(Timers),
 }
 
 /// What a REC saw when it was (re)started.
@@ -47,6 +49,9 @@ pub struct Seen {
     pub gprs: [u64; 31],
     pub pc: u64,
     pub cpu: usize,
+    /// The timer registers loaded, and the timer signals masked.
+    pub timers: Timers,
+    pub timer_mask: TimerOutputs,
 }
 
 #[derive(Default)]
@@ -67,6 +72,8 @@ impl RealmModel for Script {
             gprs: vcpu.gprs,
             pc: vcpu.pc,
             cpu,
+            timers: vcpu.timers,
+            timer_mask: vcpu.timer_mask,
         };
         self.seen.lock().unwrap().entry(rec).or_default().push(seen);
         loop {
@@ -93,6 +100,7 @@ impl RealmModel for Script {
                     barrier.wait();
                     return RealmTrap::Irq;
                 }
+                Some(Step::Timers(timers)) => vcpu.timers = timers,
             }
         }
     }
