@@ -1,7 +1,7 @@
 //! The EL1 and EL0 system registers a realm and the Normal world each own (RMM spec A4.1:
 //! REC entry restores the realm's, REC exit saves them and restores the host's; EL3 does not
 //! switch EL1 state), pointer authentication keys included. FP/SIMD is switched lazily
-//! (`crate::fp`).
+//! (`crate::fp`), the EL1 timers by `crate::timer`.
 
 use rmm_arch::{read_sysreg, write_sysreg};
 
@@ -53,10 +53,6 @@ el1_registers!(
     "par_el1",
     "cntkctl_el1",
     "mdscr_el1",
-    "cntv_ctl_el0",
-    "cntv_cval_el0",
-    "cntp_ctl_el0",
-    "cntp_cval_el0",
     // Pointer authentication keys (APIA, APIB, APDA, APDB, APGA; Lo then Hi), by encoding.
     "s3_0_c2_c1_0",
     "s3_0_c2_c1_1",

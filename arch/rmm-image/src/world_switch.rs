@@ -5,14 +5,15 @@
 //!
 //! Per-REC state the core does not keep lives in the REC granule's platform words
 //! ([`rmm::rec::PLATFORM_WORDS`]): a started flag, the realm's EL1 registers, ICH_VMCR_EL2 and
-//! the active-priority registers. The REC is claimed by this CPU for the whole run, so plain
-//! (Relaxed) accesses to them are ordered by the claim.
+//! the active-priority registers (the core keeps the EL1 timers: [`crate::timer`]). The REC is
+//! claimed by this CPU for the whole run, so plain (Relaxed) accesses to them are ordered by
+//! the claim.
 
 use crate::el1::{self, El1State};
 use crate::platform::Aarch64;
-use crate::{fp, gic};
+use crate::{fp, gic, timer};
 use rmm::platform::{GranuleMemory, RealmMemory};
-use rmm::rec::{RealmTrap, Rec, VcpuContext, PLATFORM_WORDS};
+use rmm::rec::{RealmTrap, Rec, Timers, VcpuContext, PLATFORM_WORDS};
 use rmm::sync::Ordering;
 use rmm::Platform;
 use rmm_arch::{read_sysreg, write_sysreg};
@@ -55,8 +56,6 @@ const CPTR_REALM: u64 = 0x37ff;
 const CPTR_TFP: u64 = 1 << 10;
 /// ESR_EL2.EC of a trapped FP/SIMD access.
 const EC_FP: u64 = 0x07;
-/// CNTHCTL_EL2 (E2H = 0): EL1 may use the physical counter and timer.
-const CNTHCTL_REALM: u64 = 0b11;
 /// ICH_HCR_EL2.En: the virtual CPU interface is on while the realm runs.
 const ICH_HCR_EN: u64 = 1;
 
@@ -71,6 +70,7 @@ struct RealmRegs {
 /// The Normal world's state saved on this CPU while a realm runs.
 struct NsState {
     el1: El1State,
+    timers: Timers,
     ich_hcr: u64,
     vmcr: u64,
     apr: [u64; 2],
@@ -190,6 +190,7 @@ pub fn run(
     let lrs = platform.list_registers();
     let ns = NsState {
         el1: El1State::save(),
+        timers: timer::save(),
         ich_hcr: gic::hcr(),
         vmcr: gic::vmcr(),
         apr: gic::active_priorities(),
@@ -207,6 +208,9 @@ pub fn run(
     let e = vcpu.el1;
     realm.0[el1::VBAR..].copy_from_slice(&[e.vbar, e.elr, e.spsr, e.esr, e.far]);
     realm.restore();
+    // A6.2: the signals to mask first, then the realm's timers.
+    timer::enter(vcpu.timer_mask);
+    timer::restore(&vcpu.timers);
     gic::set_vmcr(load(words, VMCR));
     gic::set_active_priorities([load(words, APR), load(words, APR + 1)]);
     for n in 0..lrs {
@@ -224,15 +228,13 @@ pub fn run(
         hcr |= HCR_TWE;
     }
     let mpidr = Rec::new(words).mpidr();
-    // SAFETY: these registers govern only EL1/EL0 (stage 2, traps, timers, identity) and the
-    // realm is entered next; the RMM's own EL2 translation and execution are unaffected.
+    // SAFETY: these registers govern only EL1/EL0 (stage 2, traps, identity) and the realm is
+    // entered next; the RMM's own EL2 translation and execution are unaffected.
     unsafe {
         write_sysreg!("vttbr_el2", s2.rtt_base | (u64::from(s2.vmid) << 48));
         write_sysreg!("vtcr_el2", vtcr);
         write_sysreg!("hcr_el2", hcr);
         write_sysreg!("vmpidr_el2", vmpidr(mpidr));
-        write_sysreg!("cnthctl_el2", CNTHCTL_REALM);
-        write_sysreg!("cntvoff_el2", 0);
         core::arch::asm!("isb", options(nostack));
     }
     set_cptr(CPTR_REALM);
@@ -281,6 +283,7 @@ pub fn run(
     vcpu.pstate = regs.pstate;
 
     let realm = El1State::save();
+    vcpu.timers = timer::save();
     for (n, &r) in realm.0.iter().enumerate() {
         store(words, EL1 + n, r);
     }
@@ -306,6 +309,8 @@ pub fn run(
     // Normal world's EL1 state is restored below.
     unsafe { write_sysreg!("hcr_el2", HCR_IDLE) };
     ns.el1.restore();
+    timer::restore(&ns.timers);
+    timer::leave();
     gic::set_hcr(ns.ich_hcr);
     gic::set_vmcr(ns.vmcr);
     gic::set_active_priorities(ns.apr);
