@@ -68,6 +68,11 @@
 //! - [`Step::PsciFeatures`]: one per function: [2] the function ID, [3] the result.
 //! - [`Step::CpuOn`], [`Step::AffinityOff`]: one per secondary REC: [2] result, [3] REC index.
 //! - [`Step::Exception`] (always FAIL): [2] ESR_EL1, [3] ELR_EL1, [4] FAR_EL1, [5] vector offset.
+//! - [`Step::VirtualTimer`], [`Step::PhysicalTimer`]: the realm arms the EL1 timer 1 ms ahead
+//!   and polls ICC_IAR1_EL1; the timer's IRQ ends the realm's run, the host sees it asserted in
+//!   RmiRecExit (RMM spec A6.2) and injects its PPI ([`VTIMER_INTID`], [`PTIMER_INTID`]) in a
+//!   list register: [2] the INTID acknowledged, [3] CNTx_CTL_EL0 then (ENABLE | ISTATUS),
+//!   [4] CNTx_CVAL_EL0, which the host compares with the exit's.
 //!
 //! After [`IMM_DONE`] the realm calls PSCI_SYSTEM_OFF (REC exit due to PSCI with that FID);
 //! after an unexpected exception or a panic it reports the failure and does the same.
@@ -104,6 +109,11 @@ pub const MODE_TEST: u64 = 0;
 pub const MODE_PERF: u64 = 0x9E4F;
 /// x0 at REC 0's entry: touch FP (d0), then loop on empty host calls.
 pub const MODE_PERF_FP: u64 = 0x9E50;
+
+/// The EL1 virtual timer's PPI.
+pub const VTIMER_INTID: u64 = 27;
+/// The EL1 physical timer's PPI.
+pub const PTIMER_INTID: u64 = 30;
 
 /// Host call `imm`: perf loop, nothing to do.
 pub const IMM_PERF: u16 = 0;
@@ -167,11 +177,13 @@ pub enum Step {
     CpuSuspend = 23,
     Exception = 24,
     Panic = 25,
+    VirtualTimer = 26,
+    PhysicalTimer = 27,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 25] = [
+    pub const ALL: [Step; 27] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -197,6 +209,8 @@ impl Step {
         Step::CpuSuspend,
         Step::Exception,
         Step::Panic,
+        Step::VirtualTimer,
+        Step::PhysicalTimer,
     ];
 
     /// The step with id `id`.
@@ -232,6 +246,8 @@ impl Step {
             Step::CpuSuspend => "psci_cpu_suspend",
             Step::Exception => "exception",
             Step::Panic => "panic",
+            Step::VirtualTimer => "el1_virtual_timer",
+            Step::PhysicalTimer => "el1_physical_timer",
         }
     }
 }

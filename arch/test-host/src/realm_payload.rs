@@ -18,6 +18,7 @@
 mod no_heap;
 mod rmi_more;
 mod setup;
+mod timer;
 mod token;
 
 use crate::console::println;
@@ -95,6 +96,11 @@ pub fn run(pool: &mut Pool, recs: usize) {
         setup::build(&mut realm, pool, PAYLOAD, recs, MODE_TEST),
     );
     if built {
+        check(
+            format_args!("realm/timer_ppis_enabled"),
+            timer::enable_ppis(true),
+        );
+        timer::set_ns_markers();
         let mut session = Session::new(&realm);
         let start = cpu::ticks();
         check(format_args!("realm/run_to_system_off"), session.run());
@@ -103,6 +109,11 @@ pub fn run(pool: &mut Pool, recs: usize) {
             cpu::millis_since(start)
         );
         session.final_checks();
+        check(
+            format_args!("realm/ns_el1_timers_kept"),
+            timer::check_ns_markers(),
+        );
+        let _ = timer::enable_ppis(false);
     }
     check(
         format_args!("realm/payload_realm_teardown"),
@@ -134,6 +145,7 @@ struct Session<'a> {
     reports: (u64, u64),
     done: Option<(u64, u64)>,
     token_seen: bool,
+    timers: [timer::RecTimers; MAX_RECS as usize],
 }
 
 impl<'a> Session<'a> {
@@ -146,6 +158,7 @@ impl<'a> Session<'a> {
             reports: (0, 0),
             done: None,
             token_seen: false,
+            timers: Default::default(),
         }
     }
 
@@ -167,6 +180,7 @@ impl<'a> Session<'a> {
             let run = self.run_granule(index)?;
             let next = core::mem::take(&mut self.next[index]);
             write_rec_enter(run, next.flags, &next.gprs);
+            self.timers[index].on_entry(run);
             rmi!(
                 format_args!("REC_ENTER(REC {})", index),
                 call::rec_enter(self.realm.recs[index], run.pa())
@@ -180,6 +194,7 @@ impl<'a> Session<'a> {
 
     fn handle_exit(&mut self, run: Granule) -> Result<Flow, Why> {
         let exit = RecExit::read(run);
+        self.timers[self.current].on_exit(run); // A6.2: after every exit
         let gprs: [u64; 8] = core::array::from_fn(|i| run.read_u64(EXIT_GPRS + 8 * i));
         match exit.exit_reason {
             EXIT_HOST_CALL => self.host_call(run.read_u64(EXIT_IMM) as u16, &gprs),
@@ -229,7 +244,12 @@ impl<'a> Session<'a> {
             return;
         };
         let outcome = if gprs[1] == PASS {
-            host_check(step, self.realm, &values)
+            match step {
+                Step::VirtualTimer | Step::PhysicalTimer => {
+                    self.timers[self.current].check(step, &values)
+                }
+                _ => host_check(step, self.realm, &values),
+            }
         } else {
             Err(Why::new(format_args!(
                 "{:#x} {:#x} {:#x} {:#x}",

@@ -7,6 +7,7 @@ pub mod measurement;
 pub mod mmio;
 pub mod psci;
 pub mod ripas;
+pub mod timer;
 
 /// What the host passed at REC 0's entry.
 pub struct Config {
@@ -36,6 +37,8 @@ pub fn run_all(config: &Config) {
     ripas::set_and_get_empty();
     ripas::set_and_get_ram();
     mmio::write_and_read(config);
+    timer::virtual_timer();
+    timer::physical_timer();
     attestation::token(config);
     psci::version();
     psci::features();
