@@ -65,6 +65,9 @@
 //! - [`Step::RemExtend`]: [2..6] = REM 1 doublewords 0..3 after one extension with
 //!   [`EXTEND_VALUE`] (size [`EXTEND_SIZE`]) from zero; the host recomputes it.
 //! - [`Step::Alive`]: sent by each secondary REC: [2] MPIDR_EL1, [3] context id.
+//! - [`Step::AffinityOn`], [`Step::CpuOnRunning`]: REC 0's AFFINITY_INFO (ON) and CPU_ON
+//!   (ALREADY_ON) of each secondary REC while it is alive and waits for REC 0: [2] result,
+//!   [3] REC index, [4] 1 if the REC said it was alive.
 //! - [`Step::PsciFeatures`]: one per function: [2] the function ID, [3] the result.
 //! - [`Step::CpuOn`], [`Step::AffinityOff`]: one per secondary REC: [2] result, [3] REC index.
 //! - [`Step::Exception`] (always FAIL): [2] ESR_EL1, [3] ELR_EL1, [4] FAR_EL1, [5] vector offset.
@@ -167,11 +170,13 @@ pub enum Step {
     CpuSuspend = 23,
     Exception = 24,
     Panic = 25,
+    AffinityOn = 26,
+    CpuOnRunning = 27,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 25] = [
+    pub const ALL: [Step; 27] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -197,6 +202,8 @@ impl Step {
         Step::CpuSuspend,
         Step::Exception,
         Step::Panic,
+        Step::AffinityOn,
+        Step::CpuOnRunning,
     ];
 
     /// The step with id `id`.
@@ -232,6 +239,8 @@ impl Step {
             Step::CpuSuspend => "psci_cpu_suspend",
             Step::Exception => "exception",
             Step::Panic => "panic",
+            Step::AffinityOn => "psci_affinity_info_on",
+            Step::CpuOnRunning => "psci_cpu_on_running",
         }
     }
 }

@@ -268,7 +268,11 @@ impl Session {
         let name = step.name();
         match step {
             Step::PsciFeatures => check(format_args!("realm/{}({:#x})", name, values[0]), outcome),
-            Step::CpuOn | Step::Alive | Step::AffinityOff => {
+            Step::CpuOn
+            | Step::Alive
+            | Step::AffinityOff
+            | Step::AffinityOn
+            | Step::CpuOnRunning => {
                 check(format_args!("realm/{}(rec {})", name, values[1]), outcome)
             }
             _ => check(format_args!("realm/{}", name), outcome),
