@@ -68,6 +68,8 @@
 //! - [`Step::AffinityOn`], [`Step::CpuOnRunning`]: REC 0's AFFINITY_INFO (ON) and CPU_ON
 //!   (ALREADY_ON) of each secondary REC while it is alive and waits for REC 0: [2] result,
 //!   [3] REC index, [4] 1 if the REC said it was alive.
+//! - [`Step::CpuOnAgain`]: CPU_ON of REC 1 once it is off: [2] result, [3] 1. REC 1 then
+//!   reports [`Step::Alive`] again, and REC 0 [`Step::AffinityOff`] for it again.
 //! - [`Step::PsciFeatures`]: one per function: [2] the function ID, [3] the result.
 //! - [`Step::CpuOn`], [`Step::AffinityOff`]: one per secondary REC: [2] result, [3] REC index.
 //! - [`Step::Exception`] (always FAIL): [2] ESR_EL1, [3] ELR_EL1, [4] FAR_EL1, [5] vector offset.
@@ -172,11 +174,12 @@ pub enum Step {
     Panic = 25,
     AffinityOn = 26,
     CpuOnRunning = 27,
+    CpuOnAgain = 28,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 28] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -204,6 +207,7 @@ impl Step {
         Step::Panic,
         Step::AffinityOn,
         Step::CpuOnRunning,
+        Step::CpuOnAgain,
     ];
 
     /// The step with id `id`.
@@ -241,6 +245,7 @@ impl Step {
             Step::Panic => "panic",
             Step::AffinityOn => "psci_affinity_info_on",
             Step::CpuOnRunning => "psci_cpu_on_running",
+            Step::CpuOnAgain => "psci_cpu_on_again",
         }
     }
 }

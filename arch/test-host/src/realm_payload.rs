@@ -272,9 +272,8 @@ impl Session {
             | Step::Alive
             | Step::AffinityOff
             | Step::AffinityOn
-            | Step::CpuOnRunning => {
-                check(format_args!("realm/{}(rec {})", name, values[1]), outcome)
-            }
+            | Step::CpuOnRunning
+            | Step::CpuOnAgain => check(format_args!("realm/{}(rec {})", name, values[1]), outcome),
             _ => check(format_args!("realm/{}", name), outcome),
         };
     }

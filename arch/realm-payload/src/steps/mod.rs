@@ -44,5 +44,6 @@ pub fn run_all(config: &Config) {
     psci::start_secondaries(config);
     running::while_secondaries_run(config);
     psci::wait_secondaries_off(config);
+    running::restart(config);
     psci::cpu_suspend();
 }

@@ -82,14 +82,19 @@ pub fn start_secondaries(config: &Config) {
 /// AFFINITY_INFO of RECs 1..N-1 until each is OFF (each calls CPU_OFF once released).
 pub fn wait_secondaries_off(config: &Config) {
     for index in 1..config.recs {
-        let (mut state, mut polls) = (0, 0);
-        let off = running::wait(|| {
-            state = psci::affinity_info(index);
-            polls += 1;
-            state == AFFINITY_OFF
-        });
-        step(Step::AffinityOff, off, [state as u64, index, polls, 0]);
+        wait_off(index);
     }
+}
+
+/// AFFINITY_INFO of REC `index` until it is OFF.
+pub fn wait_off(index: u64) {
+    let (mut state, mut polls) = (0, 0);
+    let off = running::wait(|| {
+        state = psci::affinity_info(index);
+        polls += 1;
+        state == AFFINITY_OFF
+    });
+    step(Step::AffinityOff, off, [state as u64, index, polls, 0]);
 }
 
 /// CPU_SUSPEND (power state 0): returns SUCCESS when the host enters the REC again.

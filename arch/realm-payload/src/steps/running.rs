@@ -1,11 +1,12 @@
 //! PSCI towards RECs that are running: each secondary REC, once alive, says so and waits for
 //! REC 0 before it calls CPU_OFF ([`hold`]); meanwhile REC 0 checks that AFFINITY_INFO finds
 //! it ON and that CPU_ON of it is ALREADY_ON ([`while_secondaries_run`]), which the host can
-//! only complete while the target REC runs on another CPU. Every wait is bounded in time.
+//! only complete while the target REC runs on another CPU. Once they are off, REC 1 is started
+//! again ([`restart`]). Every wait is bounded in time.
 
 use super::Config;
 use crate::entry::secondary_entry_ipa;
-use crate::psci::{self, ALREADY_ON};
+use crate::psci::{self, ALREADY_ON, SUCCESS};
 use crate::report::step;
 use core::sync::atomic::{AtomicBool, Ordering};
 use rmm_arch::realm_report::{Step, MAX_RECS};
@@ -66,6 +67,21 @@ pub fn while_secondaries_run(config: &Config) {
     }
     // Release: see RELEASED.
     RELEASED.store(true, Ordering::Release);
+}
+
+/// REC 0, once the others are off: CPU_ON of REC 1 again (SUCCESS: it starts afresh, is alive,
+/// is not held, and calls CPU_OFF), then AFFINITY_INFO until it is off again.
+pub fn restart(config: &Config) {
+    if config.recs < 2 {
+        return;
+    }
+    let result = psci::cpu_on(1, secondary_entry_ipa(), 1);
+    step(
+        Step::CpuOnAgain,
+        result == SUCCESS,
+        [result as u64, 1, 0, 0],
+    );
+    super::psci::wait_off(1);
 }
 
 /// A secondary REC with index `context`, alive: waits until REC 0 releases it. False if it
