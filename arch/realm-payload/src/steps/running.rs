@@ -16,8 +16,8 @@ pub const WAIT_S: u64 = 10;
 /// AFFINITY_INFO: the target is on.
 const AFFINITY_ON: i64 = 0;
 
-/// Per REC: it is alive and waits for [`RELEASED`]. Set with Release by the REC, read with
-/// Acquire by REC 0 (nothing else is published; Release/Acquire for clarity).
+/// Per REC: it is alive and waits for [`RELEASED`]. Set with Release by the REC, which pairs
+/// with REC 0's Acquire load.
 static HERE: [AtomicBool; MAX_RECS as usize] =
     [const { AtomicBool::new(false) }; MAX_RECS as usize];
 /// REC 0 is done with the running RECs: they may call CPU_OFF. Release by REC 0, Acquire by

@@ -105,6 +105,7 @@ pub fn hand_over(target: usize) -> Outcome {
     // (it starts after `smp::start`'s Release).
     RUNNERS.fetch_add(1, Ordering::Relaxed);
     if let Err(status) = smp::start(target, runner) {
+        // Relaxed: no runner started, nothing to publish.
         RUNNERS.fetch_sub(1, Ordering::Relaxed);
         // Release: see STATE (the REC has no runner after all).
         state.store(IDLE, Ordering::Release);
