@@ -65,6 +65,11 @@
 //! - [`Step::RemExtend`]: [2..6] = REM 1 doublewords 0..3 after one extension with
 //!   [`EXTEND_VALUE`] (size [`EXTEND_SIZE`]) from zero; the host recomputes it.
 //! - [`Step::Alive`]: sent by each secondary REC: [2] MPIDR_EL1, [3] context id.
+//! - [`Step::AffinityOn`], [`Step::CpuOnRunning`]: REC 0's AFFINITY_INFO (ON) and CPU_ON
+//!   (ALREADY_ON) of each secondary REC while it is alive and waits for REC 0: [2] result,
+//!   [3] REC index, [4] 1 if the REC said it was alive.
+//! - [`Step::CpuOnAgain`]: CPU_ON of REC 1 once it is off: [2] result, [3] 1. REC 1 then
+//!   reports [`Step::Alive`] again, and REC 0 [`Step::AffinityOff`] for it again.
 //! - [`Step::PsciFeatures`]: one per function: [2] the function ID, [3] the result.
 //! - [`Step::CpuOn`], [`Step::AffinityOff`]: one per secondary REC: [2] result, [3] REC index.
 //! - [`Step::Exception`] (always FAIL): [2] ESR_EL1, [3] ELR_EL1, [4] FAR_EL1, [5] vector offset.
@@ -179,11 +184,14 @@ pub enum Step {
     Panic = 25,
     VirtualTimer = 26,
     PhysicalTimer = 27,
+    AffinityOn = 28,
+    CpuOnRunning = 29,
+    CpuOnAgain = 30,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 30] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -211,6 +219,9 @@ impl Step {
         Step::Panic,
         Step::VirtualTimer,
         Step::PhysicalTimer,
+        Step::AffinityOn,
+        Step::CpuOnRunning,
+        Step::CpuOnAgain,
     ];
 
     /// The step with id `id`.
@@ -248,6 +259,9 @@ impl Step {
             Step::Panic => "panic",
             Step::VirtualTimer => "el1_virtual_timer",
             Step::PhysicalTimer => "el1_physical_timer",
+            Step::AffinityOn => "psci_affinity_info_on",
+            Step::CpuOnRunning => "psci_cpu_on_running",
+            Step::CpuOnAgain => "psci_cpu_on_again",
         }
     }
 }

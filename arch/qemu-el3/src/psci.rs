@@ -100,10 +100,9 @@ pub fn handle(cpu: &mut PerCpu) -> *mut Ctx {
         MIGRATE_INFO_TYPE => NO_TRUSTED_OS,
         CPU_ON_32 | CPU_ON_64 => cpu_on(arg(1, &x), arg(2, &x), arg(3, &x)),
         AFFINITY_INFO_32 | AFFINITY_INFO_64 => affinity_info(arg(1, &x), arg(2, &x)),
-        CPU_OFF => {
-            println!("EL3: CPU {} off (PSCI CPU_OFF)", cpu.index);
-            return park(cpu);
-        }
+        // Quietly: a line here would cut the lines other CPUs of the Normal world print
+        // meanwhile (the worlds share the UART, not a lock).
+        CPU_OFF => return park(cpu),
         SYSTEM_OFF => {
             println!("EL3: SYSTEM_OFF");
             crate::exit(0)

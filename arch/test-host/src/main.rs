@@ -35,6 +35,8 @@ mod report;
 mod rmi;
 #[cfg(target_os = "none")]
 mod scenarios;
+#[cfg(target_os = "none")]
+mod smp;
 
 /// CPU 0, from `_start`: run every scenario, report, exit.
 #[cfg(target_os = "none")]
@@ -76,7 +78,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
 #[cfg(target_os = "none")]
 #[no_mangle]
 extern "C" fn secondary_main(index: u64) -> ! {
-    scenarios::realm::secondary(index as usize)
+    smp::secondary(index as usize)
 }
 
 #[cfg(target_os = "none")]

@@ -9,6 +9,10 @@ const SYSTEM_OFF: u64 = 0x8400_0008;
 
 /// AFFINITY_INFO: the CPU is off.
 pub const AFFINITY_OFF: i64 = 1;
+/// PSCI_INVALID_PARAMETERS.
+pub const INVALID_PARAMETERS: i64 = -2;
+/// PSCI_ALREADY_ON.
+pub const ALREADY_ON: i64 = -4;
 
 /// CPU_ON: starts the CPU with affinity `mpidr` at `entry` (NS-EL2, MMU off) with x0 =
 /// `context`. Returns the PSCI status (0 on success).

@@ -1,7 +1,7 @@
 //! The realm payload scenario: a realm running `arch/realm-payload`, which calls every RSI
 //! command and PSCI function and reports each step by RSI_HOST_CALL (protocol and layout:
 //! `rmm_arch::realm_report`). The host builds the realm ([`setup`]), enters REC 0 and serves
-//! its exits on this CPU (other RECs run here in turn, after the CPU_ON that starts them),
+//! its exits on this CPU while each REC that a CPU_ON starts runs on its own CPU ([`recs`]),
 //! prints `PASS realm/<step>` or `FAIL realm/<step>: <values>` for every report, and checks
 //! what only it can: the RIM and REM values, the MMIO write, and the attestation token
 //! ([`token`]).
@@ -16,16 +16,20 @@
 //! ```
 
 mod no_heap;
+mod recs;
 mod rmi_more;
 mod setup;
 mod timer;
 mod token;
+mod view;
 
 use crate::console::println;
+use crate::cpu;
 use crate::granule::{Granule, Pool};
 use crate::params::{write_rec_enter, RecExit, ENTER_EMUL_MMIO};
 use crate::report::{check, fail, rmi, Outcome, Why};
-use crate::{cpu, rmi as call};
+use crate::rmi::{self as call, RmiError};
+use recs::Ending;
 use rmm::measurement::{rem_extend, Measurement};
 use rmm::psci as fid;
 use rmm_arch::realm_report::{
@@ -35,7 +39,8 @@ use rmm_arch::realm_report::{
     UNPROTECTED_BASE,
 };
 use rmm_arch::GRANULE_SIZE;
-use setup::{PayloadRealm, RHA};
+use setup::RHA;
+use view::RealmView;
 
 /// The payload's flat binary, relative to the repository root (built before the test host).
 pub const PAYLOAD_BIN: &str = "target/realm/realm-payload.bin";
@@ -59,7 +64,7 @@ const CHALLENGE: [u64; 8] = [
 ];
 /// Most REC exits served before giving up.
 const MAX_EXITS: u32 = 100_000;
-/// Seconds the whole run may take.
+/// Seconds one REC's run may take.
 const TIMEOUT_S: u64 = 300;
 
 // RmiRecExitReason (B4.4.17) and the RmiRecExit fields the scenario reads, from RmiRecRun.
@@ -78,8 +83,9 @@ const EXIT_IMM: usize = 0x800 + 0x600;
 const EC_DABT_LOWER: u64 = 0x24;
 const ESR_ISV: u64 = 1 << 24;
 const ESR_WNR: u64 = 1 << 6;
-/// RMI_ERROR_REALM: REC_ENTER of a SYSTEM_OFF realm.
+/// RmiStatusCode: RMI_ERROR_REALM (REC_ENTER of a SYSTEM_OFF realm), RMI_ERROR_REC.
 const ERROR_REALM: u8 = 2;
+const ERROR_REC: u8 = 3;
 
 /// Runs the payload's test sequence in a realm with `recs` RECs (clamped to 1..=MAX_RECS).
 pub fn run(pool: &mut Pool, recs: usize) {
@@ -101,19 +107,27 @@ pub fn run(pool: &mut Pool, recs: usize) {
             timer::enable_ppis(true),
         );
         timer::set_ns_markers();
-        let mut session = Session::new(&realm);
+        let view = RealmView::of(&realm);
+        recs::begin(&view);
+        let mut session = Session::new(view, 0);
         let start = cpu::ticks();
-        check(format_args!("realm/run_to_system_off"), session.run());
+        check(format_args!("realm/run_to_system_off"), session.run_rec0());
         println!(
             "test-host: realm payload ran in {} ms",
             cpu::millis_since(start)
         );
+        let finished = recs::finish(realm.rec_count);
         session.final_checks();
         check(
             format_args!("realm/ns_el1_timers_kept"),
             timer::check_ns_markers(),
         );
         let _ = timer::enable_ppis(false);
+        if !finished {
+            let why = Why::new(format_args!("skipped: a REC may still be running"));
+            check(format_args!("realm/payload_realm_teardown"), Err(why));
+            return;
+        }
     }
     check(
         format_args!("realm/payload_realm_teardown"),
@@ -128,18 +142,20 @@ struct NextEntry {
     gprs: [u64; 8],
 }
 
-/// Whether to go on entering RECs.
+/// Whether to go on entering the REC.
 enum Flow {
     Continue,
+    /// It called CPU_OFF.
+    Off,
     SystemOff,
+    /// REC_ENTER failed.
+    Refused(RmiError),
 }
 
-/// A run of the realm: which REC runs, what each gets on entry, what was seen.
-struct Session<'a> {
-    realm: &'a PayloadRealm,
+/// A run of one REC on this CPU: what it gets on entry, what was seen.
+struct Session {
+    realm: RealmView,
     current: usize,
-    /// The REC that called CPU_ON for the current one: resumed when the current one is off.
-    resume: [usize; MAX_RECS as usize],
     next: [NextEntry; MAX_RECS as usize],
     /// Step reports seen: passed, failed (the realm's DONE must agree).
     reports: (u64, u64),
@@ -148,12 +164,11 @@ struct Session<'a> {
     timers: [timer::RecTimers; MAX_RECS as usize],
 }
 
-impl<'a> Session<'a> {
-    fn new(realm: &'a PayloadRealm) -> Self {
+impl Session {
+    fn new(realm: RealmView, current: usize) -> Self {
         Self {
             realm,
-            current: 0,
-            resume: [0; MAX_RECS as usize],
+            current,
             next: [NextEntry::default(); MAX_RECS as usize],
             reports: (0, 0),
             done: None,
@@ -169,27 +184,36 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Enters RECs until the realm is SYSTEM_OFF.
-    fn run(&mut self) -> Outcome {
+    /// Runs REC 0 until the realm is SYSTEM_OFF, then checks that it cannot be entered.
+    fn run_rec0(&mut self) -> Outcome {
+        match recs::drive(self)? {
+            Ending::SystemOff => self.enter_after_system_off(),
+            Ending::Off => fail!("REC 0 is off before SYSTEM_OFF"),
+        }
+    }
+
+    /// Enters the REC until it is off, the realm is SYSTEM_OFF or REC_ENTER fails.
+    fn run(&mut self) -> Result<Flow, Why> {
         let deadline = cpu::Deadline::after_seconds(TIMEOUT_S);
         for _ in 0..MAX_EXITS {
             if deadline.passed() {
-                fail!("not SYSTEM_OFF after {} s", TIMEOUT_S);
+                fail!("REC {} still on after {} s", self.current, TIMEOUT_S);
             }
             let index = self.current;
             let run = self.run_granule(index)?;
             let next = core::mem::take(&mut self.next[index]);
             write_rec_enter(run, next.flags, &next.gprs);
             self.timers[index].on_entry(run);
-            rmi!(
-                format_args!("REC_ENTER(REC {})", index),
-                call::rec_enter(self.realm.recs[index], run.pa())
-            );
-            if let Flow::SystemOff = self.handle_exit(run)? {
-                return self.enter_after_system_off();
+            if let Err(e) = call::rec_enter(self.realm.recs[index], run.pa()) {
+                return Ok(Flow::Refused(e));
+            }
+            recs::record_exit(index);
+            match self.handle_exit(run)? {
+                Flow::Continue => {}
+                end => return Ok(end),
             }
         }
-        fail!("not SYSTEM_OFF after {} REC exits", MAX_EXITS)
+        fail!("REC {} still on after {} exits", self.current, MAX_EXITS)
     }
 
     fn handle_exit(&mut self, run: Granule) -> Result<Flow, Why> {
@@ -248,7 +272,7 @@ impl<'a> Session<'a> {
                 Step::VirtualTimer | Step::PhysicalTimer => {
                     self.timers[self.current].check(step, &values)
                 }
-                _ => host_check(step, self.realm, &values),
+                _ => host_check(step, &self.realm, &values),
             }
         } else {
             Err(Why::new(format_args!(
@@ -264,10 +288,12 @@ impl<'a> Session<'a> {
         let name = step.name();
         match step {
             Step::PsciFeatures => check(format_args!("realm/{}({:#x})", name, values[0]), outcome),
-            Step::CpuOn | Step::AffinityOff => {
-                check(format_args!("realm/{}(rec {})", name, values[1]), outcome)
-            }
-            Step::Alive => check(format_args!("realm/{}(rec {})", name, values[1]), outcome),
+            Step::CpuOn
+            | Step::Alive
+            | Step::AffinityOff
+            | Step::AffinityOn
+            | Step::CpuOnRunning
+            | Step::CpuOnAgain => check(format_args!("realm/{}(rec {})", name, values[1]), outcome),
             _ => check(format_args!("realm/{}", name), outcome),
         };
     }
@@ -305,20 +331,20 @@ impl<'a> Session<'a> {
         )
     }
 
-    /// A PSCI exit: CPU_ON and AFFINITY_INFO are completed with RMI_PSCI_COMPLETE; a REC
-    /// started by CPU_ON runs next, until its CPU_OFF; SYSTEM_OFF ends the run.
+    /// A PSCI exit: CPU_ON and AFFINITY_INFO are completed with RMI_PSCI_COMPLETE, and the
+    /// target of a CPU_ON goes to its own CPU ([`recs::hand_over`]); CPU_OFF ends this REC's
+    /// run, SYSTEM_OFF the realm's.
     fn psci(&mut self, gprs: &[u64; 8]) -> Result<Flow, Why> {
         let caller = self.current;
         match gprs[0] {
             fid::PSCI_CPU_ON | fid::PSCI_CPU_ON_32 => {
                 let target = self.complete(gprs)?;
-                self.resume[target] = caller;
-                self.current = target;
+                recs::hand_over(target)?;
             }
             fid::PSCI_AFFINITY_INFO | fid::PSCI_AFFINITY_INFO_32 => {
                 self.complete(gprs)?;
             }
-            fid::PSCI_CPU_OFF => self.current = self.resume[caller],
+            fid::PSCI_CPU_OFF => return Ok(Flow::Off),
             fid::PSCI_CPU_SUSPEND | fid::PSCI_CPU_SUSPEND_32 => {}
             fid::PSCI_SYSTEM_OFF => return Ok(Flow::SystemOff),
             other => fail!("REC {}: PSCI exit for function {:#x}", caller, other),
@@ -413,14 +439,17 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// DONE was reported and agrees with the reports seen; the token was handed over.
+    /// DONE was reported and agrees with the reports seen on every CPU; the token was handed
+    /// over.
     fn final_checks(&self) {
+        let (passed, failed) = recs::reports();
+        let seen = (self.reports.0 + passed, self.reports.1 + failed);
         let outcome = match self.done {
             None => Err(Why::new(format_args!("no DONE report"))),
-            Some(done) if done == self.reports => Ok(()),
+            Some(done) if done == seen => Ok(()),
             Some((passed, failed)) => Err(Why::new(format_args!(
                 "realm counted {} passed {} failed, the host saw {} and {}",
-                passed, failed, self.reports.0, self.reports.1
+                passed, failed, seen.0, seen.1
             ))),
         };
         check(format_args!("realm/done"), outcome);
@@ -446,7 +475,7 @@ fn answer(request: u64) -> Result<[u64; 8], Why> {
 
 /// The host's own check of a passed step's values: the RIM it computed, the REM after one
 /// extension of zero.
-fn host_check(step: Step, realm: &PayloadRealm, values: &[u64; 4]) -> Outcome {
+fn host_check(step: Step, realm: &RealmView, values: &[u64; 4]) -> Outcome {
     let expected = match step {
         Step::RimRead => realm.rim,
         Step::RemExtend => {

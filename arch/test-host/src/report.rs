@@ -6,7 +6,8 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 // Totals over every CPU. Relaxed increments; CPU 0 reads them after it has seen each other CPU
-// finish through an Acquire load that pairs with that CPU's Release (scenarios::realm).
+// finish through an Acquire load that pairs with that CPU's Release (scenarios::realm,
+// realm_payload::recs).
 static PASSED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
 

@@ -7,6 +7,7 @@ pub mod measurement;
 pub mod mmio;
 pub mod psci;
 pub mod ripas;
+pub mod running;
 pub mod timer;
 
 /// What the host passed at REC 0's entry.
@@ -44,6 +45,8 @@ pub fn run_all(config: &Config) {
     psci::features();
     psci::cpu_on_invalid(config);
     psci::start_secondaries(config);
+    running::while_secondaries_run(config);
     psci::wait_secondaries_off(config);
+    running::restart(config);
     psci::cpu_suspend();
 }

@@ -1,14 +1,12 @@
-//! PSCI from the realm: VERSION, FEATURES, CPU_ON of the other RECs (each reports itself alive
-//! and calls CPU_OFF), AFFINITY_INFO until they are off, CPU_SUSPEND.
+//! PSCI from the realm: VERSION, FEATURES, CPU_ON of the other RECs (each reports itself alive,
+//! waits for REC 0 ([`super::running`]) and calls CPU_OFF), AFFINITY_INFO until they are off,
+//! CPU_SUSPEND.
 
-use super::Config;
+use super::{running, Config};
 use crate::entry::{park, secondary_entry_ipa};
 use crate::psci::{self, AFFINITY_OFF, ALREADY_ON, INVALID_PARAMETERS, NOT_SUPPORTED, SUCCESS};
 use crate::report::step;
 use rmm_arch::realm_report::Step;
-
-/// Most AFFINITY_INFO calls per REC before giving up.
-const MAX_AFFINITY_POLLS: u64 = 10_000;
 
 /// The functions PSCI_FEATURES is asked about, and whether each must be implemented.
 const FUNCTIONS: [(u64, bool); 13] = [
@@ -81,20 +79,22 @@ pub fn start_secondaries(config: &Config) {
     }
 }
 
-/// AFFINITY_INFO of RECs 1..N-1 until each is OFF (each calls CPU_OFF once it has reported).
+/// AFFINITY_INFO of RECs 1..N-1 until each is OFF (each calls CPU_OFF once released).
 pub fn wait_secondaries_off(config: &Config) {
     for index in 1..config.recs {
-        let (mut state, mut polls) = (psci::affinity_info(index), 1);
-        while state != AFFINITY_OFF && polls < MAX_AFFINITY_POLLS {
-            state = psci::affinity_info(index);
-            polls += 1;
-        }
-        step(
-            Step::AffinityOff,
-            state == AFFINITY_OFF,
-            [state as u64, index, polls, 0],
-        );
+        wait_off(index);
     }
+}
+
+/// AFFINITY_INFO of REC `index` until it is OFF.
+pub fn wait_off(index: u64) {
+    let (mut state, mut polls) = (0, 0);
+    let off = running::wait(|| {
+        state = psci::affinity_info(index);
+        polls += 1;
+        state == AFFINITY_OFF
+    });
+    step(Step::AffinityOff, off, [state as u64, index, polls, 0]);
 }
 
 /// CPU_SUSPEND (power state 0): returns SUCCESS when the host enters the REC again.
@@ -108,10 +108,14 @@ pub fn cpu_suspend() {
 }
 
 /// A secondary REC (from `secondary_main`): reports itself alive with its MPIDR and context
-/// id, then calls CPU_OFF; if that returns, reports the failure and parks.
+/// id, waits for REC 0, then calls CPU_OFF; if REC 0 never came or CPU_OFF returns, reports the
+/// failure (value 3: 2 or 1).
 pub fn secondary(context: u64) -> ! {
     let mpidr = rmm_arch::read_sysreg!("mpidr_el1");
     step(Step::Alive, mpidr & 0xff == context, [mpidr, context, 0, 0]);
+    if !running::hold(context) {
+        step(Step::Alive, false, [mpidr, context, 0, 2]);
+    }
     let result = psci::cpu_off();
     step(Step::Alive, false, [mpidr, context, result as u64, 1]);
     park()

@@ -10,7 +10,7 @@ use crate::params::{
 };
 use crate::report::{check, fail, rmi, Outcome};
 use crate::rmi::{self as call, MEASURE_CONTENT};
-use crate::{psci, realm_code};
+use crate::{realm_code, smp};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The realm's IPA width: two concatenated level-1 RTTs at the start (2^40 / 2^39).
@@ -32,12 +32,10 @@ const EC_DABT_LOWER: u64 = 0x24;
 const ESR_ISV: u64 = 1 << 24;
 const ESR_WNR: u64 = 1 << 6;
 
-// What each CPU needs to enter its REC: written by CPU 0 before it publishes START with
-// Release; each other CPU reads them after its Acquire load of START.
+// What each CPU needs to enter its REC: written by CPU 0 before it starts the CPU, which reads
+// them after its job is published (`smp::start`'s Release, the job's Acquire).
 static REC: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static RUN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-/// Set by CPU 0 (Release) once REC and RUN are filled in.
-static START: AtomicUsize = AtomicUsize::new(0);
 /// CPUs other than 0 that have reached the barrier (each adds with Release; CPU 0 reads with
 /// Acquire).
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
@@ -218,11 +216,6 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     Ok(())
 }
 
-extern "C" {
-    /// The entry point of CPUs started with CPU_ON (entry.rs).
-    fn secondary_entry();
-}
-
 /// Brings up the other CPUs, meets them at a barrier, and has every CPU enter its REC at once.
 /// False if some CPU may still be using its REC.
 fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
@@ -230,27 +223,23 @@ fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
         let (Some(rec), Some(run)) = (realm.recs[index], realm.runs[index]) else {
             return true;
         };
-        // Relaxed: published by START's Release below.
+        // Relaxed: published by `smp::start` below.
         REC[index].store(rec.pa(), Ordering::Relaxed);
         RUN[index].store(run.pa(), Ordering::Relaxed);
     }
-    // Release: pairs with the Acquire in `secondary`, which then reads REC and RUN.
-    START.store(cpus, Ordering::Release);
-
-    let entry = secondary_entry as *const () as u64;
     let mut started = 0;
     for index in 1..cpus {
-        let status = psci::cpu_on(cpu::mpidr_of(index), entry, index as u64);
-        if status == 0 {
-            started += 1;
-        } else {
-            check(
-                format_args!("cpu_on_cpu{}", index),
-                Err(crate::report::Why::new(format_args!(
-                    "PSCI CPU_ON returned {}",
-                    status
-                ))),
-            );
+        match smp::start(index, rec_job) {
+            Ok(()) => started += 1,
+            Err(status) => {
+                check(
+                    format_args!("cpu_on_cpu{}", index),
+                    Err(crate::report::Why::new(format_args!(
+                        "PSCI CPU_ON returned {}",
+                        status
+                    ))),
+                );
+            }
         }
     }
     // Acquire: pairs with each CPU's Release increment of ARRIVED.
@@ -272,7 +261,7 @@ fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
         ARRIVED.load(Ordering::Acquire) + 1,
         cpus
     );
-    // Release: pairs with the Acquire spin in `secondary`.
+    // Release: pairs with the Acquire spin in `rec_job`.
     GO.store(1, Ordering::Release);
     let outcome = enter_rec(0);
     check(format_args!("rec_enter_cpu0"), outcome);
@@ -293,12 +282,9 @@ fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
         );
         return false;
     }
-    let off = cpu::wait_until(Deadline::after_seconds(30), || {
-        (1..cpus).all(|index| psci::affinity_info(cpu::mpidr_of(index)) == psci::AFFINITY_OFF)
-    });
     check(
         format_args!("cpu_off_all_secondaries"),
-        if off {
+        if smp::all_off(cpus, 30) {
             Ok(())
         } else {
             Err(crate::report::Why::new(format_args!(
@@ -309,40 +295,29 @@ fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
     all_here || started == 0
 }
 
-/// Entry of the other CPUs, from `main::secondary_main`.
-pub fn secondary(index: usize) -> ! {
-    // Acquire: pairs with CPU 0's Release store of START; REC and RUN are then filled in.
-    if START.load(Ordering::Acquire) <= index {
-        println!("test-host: CPU {} started with no REC", index);
+/// The job of the other CPUs (`smp::start`): meet at the barrier, enter this CPU's REC.
+fn rec_job(index: usize) {
+    // Release: pairs with CPU 0's Acquire load of ARRIVED.
+    ARRIVED.fetch_add(1, Ordering::Release);
+    // Acquire: pairs with CPU 0's Release store of GO.
+    let go = cpu::wait_until(Deadline::after_seconds(120), || {
+        GO.load(Ordering::Acquire) != 0
+    });
+    let outcome = if go {
+        enter_rec(index)
     } else {
-        // Release: pairs with CPU 0's Acquire load of ARRIVED.
-        ARRIVED.fetch_add(1, Ordering::Release);
-        // Acquire: pairs with CPU 0's Release store of GO.
-        let go = cpu::wait_until(Deadline::after_seconds(120), || {
-            GO.load(Ordering::Acquire) != 0
-        });
-        let outcome = if go {
-            enter_rec(index)
-        } else {
-            Err(crate::report::Why::new(format_args!("no GO from CPU 0")))
-        };
-        check(format_args!("rec_enter_cpu{}", index), outcome);
-        // Release: pairs with CPU 0's Acquire load of DONE; our REC is free from here on.
-        DONE.fetch_add(1, Ordering::Release);
-    }
-    let status = psci::cpu_off();
-    println!("test-host: CPU {}: PSCI CPU_OFF returned {}", index, status);
-    loop {
-        // SAFETY: waiting for an interrupt has no memory effects.
-        unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };
-    }
+        Err(crate::report::Why::new(format_args!("no GO from CPU 0")))
+    };
+    check(format_args!("rec_enter_cpu{}", index), outcome);
+    // Release: pairs with CPU 0's Acquire load of DONE; our REC is free from here on.
+    DONE.fetch_add(1, Ordering::Release);
 }
 
 /// Enters this CPU's REC twice: each time the realm's store to MMIO_IPA must come back as an
 /// emulatable Data Abort with the value it stored; the second entry completes the first store
 /// (emul_mmio), so the realm resumes after it and stores the next value.
 fn enter_rec(index: usize) -> Outcome {
-    // Relaxed: ordered after the caller's Acquire of START (or written by this CPU).
+    // Relaxed: ordered after the Acquire that took this CPU's job (or written by this CPU).
     let rec = REC[index].load(Ordering::Relaxed);
     let Some(run) = Granule::in_pool(RUN[index].load(Ordering::Relaxed)) else {
         fail!("no RmiRecRun granule for CPU {}", index);
