@@ -11,7 +11,7 @@ use crate::boot_cell::BootCell;
 use crate::entry::MAX_CPUS;
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{attestation, console, heap, log, mmu};
+use crate::{attestation, console, heap, log, mmu, sve};
 use alloc::vec::Vec;
 use rmm::{Platform, Rmm};
 use rmm_arch::boot::{self, BootError};
@@ -103,6 +103,11 @@ fn cold_boot(regs: [u64; 4]) -> ! {
     }
     let rmm = Rmm::new(Aarch64::probe(), &dram, args.num_cpus)
         .unwrap_or_else(|_| fail(BootError::Unknown));
+    match sve::init(args.num_cpus) {
+        Ok((0, 0)) => {}
+        Ok((vl, svl)) => log!("Normal-world SVE state saved at {vl} bits, streaming {svl} bits"),
+        Err(()) => fail(BootError::Unknown),
+    }
     let f = rmm.platform().cpu_features();
     let (used, size) = heap::usage();
     log!(
@@ -138,6 +143,9 @@ fn warm_boot(x0: u64) -> ! {
     let cpu = boot::warm_boot(x0, num_cpus).unwrap_or_else(|e| fail(e));
     // SAFETY: cold boot built the tables before this CPU was started.
     unsafe { mmu::enable() };
+    if sve::init_cpu().is_err() {
+        fail(BootError::Unknown);
+    }
     log!("warm boot complete on CPU {cpu}");
     serve(cpu)
 }

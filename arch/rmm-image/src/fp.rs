@@ -1,14 +1,35 @@
 //! Lazy FP/SIMD switching for realms (RMM spec A4.1: the realm's FP state is its own).
 //!
 //! Realms start each run with FP/SIMD trapped (CPTR_EL2.TFP). On the realm's first FP/SIMD
-//! instruction of a run, the RMM saves the Normal world's V0..V31, FPSR and FPCR on this CPU,
-//! loads the realm's from the REC's FP auxiliary granule, and resumes the realm untrapped. When
-//! the run ends, the realm's registers go back to the aux granule and the Normal world's are
-//! restored. A run that never touches FP/SIMD costs nothing. The RMM itself never uses these
-//! registers (softfloat build); only the routines below touch them.
+//! instruction of a run, the RMM saves the Normal world's registers on this CPU (V0..V31, FPSR
+//! and FPCR; the whole SVE or streaming SVE state where there is one, `crate::sve`), loads the
+//! realm's from the REC's FP auxiliary granule, and resumes the realm with FP/SIMD untrapped
+//! (SVE and SME stay trapped: realms have neither). When the run ends, the realm's registers go
+//! back to the aux granule and the Normal world's are restored. A run that never touches
+//! FP/SIMD costs nothing. The RMM itself never uses these registers (softfloat build); only the
+//! routines below and in `crate::sve` touch them, with the traps lifted.
 
 use crate::entry::MAX_CPUS;
+use crate::sve;
 use core::cell::UnsafeCell;
+
+/// CPTR_EL2 (E2H = 0): RES1 bits, and the traps of SVE (TZ), FP/SIMD (TFP) and SME (TSM).
+const CPTR_RES1: u64 = 0x22ff;
+pub const CPTR_TZ: u64 = 1 << 8;
+pub const CPTR_TFP: u64 = 1 << 10;
+pub const CPTR_TSM: u64 = 1 << 12;
+/// CPTR_EL2 with all three trapped: the RMM's, and a realm's until it uses FP/SIMD.
+pub const CPTR_TRAP_ALL: u64 = CPTR_RES1 | CPTR_TZ | CPTR_TFP | CPTR_TSM;
+
+/// Writes CPTR_EL2.
+pub fn set_cptr(value: u64) {
+    // SAFETY: CPTR_EL2 only decides which FP/SIMD, SVE and SME uses trap to EL2; the RMM
+    // itself uses those registers only here and in `crate::sve`, untrapped.
+    unsafe {
+        rmm_arch::write_sysreg!("cptr_el2", value);
+        core::arch::asm!("isb", options(nostack));
+    }
+}
 
 /// V0..V31, FPSR, FPCR (layout shared with the assembly).
 #[repr(C, align(16))]
@@ -103,27 +124,36 @@ fn ns_slot(cpu: usize) -> *mut FpState {
 }
 
 /// Gives the FP/SIMD registers to the realm: saves the Normal world's on CPU `cpu`, loads the
-/// realm's from its FP aux granule at `aux`. FP must be untrapped at EL2 (CPTR_EL2.TFP = 0).
+/// realm's from its FP aux granule at `aux`, and leaves only FP/SIMD untrapped.
 ///
 /// # Safety
 /// `aux` is the FP aux granule of the REC this CPU has claimed (identity-mapped, Realm PAS).
 pub unsafe fn switch_to_realm(cpu: usize, aux: u64) {
-    // SAFETY: the slot is this CPU's; `aux` is owned through the REC claim (caller).
+    set_cptr(sve::cptr_open());
+    // SAFETY: the slot and the SVE area are this CPU's; `aux` is owned through the REC claim
+    // (caller); the registers are untrapped.
     unsafe {
-        rmm_fp_save(ns_slot(cpu));
+        if !sve::save_ns(cpu) {
+            rmm_fp_save(ns_slot(cpu));
+        }
         rmm_fp_restore(aux as *const FpState);
     }
+    set_cptr(CPTR_TRAP_ALL & !CPTR_TFP);
 }
 
 /// Gives the FP/SIMD registers back: the realm's to its aux granule at `aux`, the Normal
-/// world's from CPU `cpu`'s slot. FP must be untrapped at EL2.
+/// world's from CPU `cpu`'s save, and traps them all again.
 ///
 /// # Safety
 /// As [`switch_to_realm`], which ran earlier in this REC run.
 pub unsafe fn switch_to_ns(cpu: usize, aux: u64) {
+    set_cptr(sve::cptr_open());
     // SAFETY: as in `switch_to_realm`.
     unsafe {
         rmm_fp_save(aux as *mut FpState);
-        rmm_fp_restore(ns_slot(cpu));
+        if !sve::restore_ns(cpu) {
+            rmm_fp_restore(ns_slot(cpu));
+        }
     }
+    set_cptr(CPTR_TRAP_ALL);
 }

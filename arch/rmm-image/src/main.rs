@@ -33,6 +33,8 @@ mod nscopy;
 #[cfg(target_os = "none")]
 mod platform;
 #[cfg(target_os = "none")]
+mod sve;
+#[cfg(target_os = "none")]
 mod timer;
 #[cfg(target_os = "none")]
 mod world_switch;

@@ -50,10 +50,6 @@ const HCR_TWI: u64 = 1 << 13;
 const HCR_TWE: u64 = 1 << 14;
 /// HCR_EL2 between runs: EL1 is AArch64, nothing else (no stage 2 in force).
 const HCR_IDLE: u64 = 1 << 31;
-/// CPTR_EL2 (E2H = 0): RES1 bits, FP/SIMD (TFP), SVE (TZ) and SME (TSM) trapped.
-const CPTR_REALM: u64 = 0x37ff;
-/// CPTR_EL2.TFP.
-const CPTR_TFP: u64 = 1 << 10;
 /// ESR_EL2.EC of a trapped FP/SIMD access.
 const EC_FP: u64 = 0x07;
 /// ICH_HCR_EL2.En: the virtual CPU interface is on while the realm runs.
@@ -161,15 +157,6 @@ fn vmpidr(rec_mpidr: u64) -> u64 {
     (rec_mpidr & 0x00ff_ffff) | ((rec_mpidr >> 24 & 0xff) << 32) | (1 << 31)
 }
 
-fn set_cptr(value: u64) {
-    // SAFETY: CPTR_EL2 only decides which FP/SIMD, SVE and SME uses trap to EL2; the RMM
-    // itself uses FP/SIMD only in `crate::fp`, with TFP clear.
-    unsafe {
-        write_sysreg!("cptr_el2", value);
-        core::arch::asm!("isb", options(nostack));
-    }
-}
-
 fn load(words: &GranuleMemory, at: usize) -> u64 {
     words[at].load(Ordering::Relaxed)
 }
@@ -237,7 +224,7 @@ pub fn run(
         write_sysreg!("vmpidr_el2", vmpidr(mpidr));
         core::arch::asm!("isb", options(nostack));
     }
-    set_cptr(CPTR_REALM);
+    fp::set_cptr(fp::CPTR_TRAP_ALL);
 
     let mut regs = RealmRegs {
         x: vcpu.gprs,
@@ -265,8 +252,7 @@ pub fn run(
         };
         match (trap, fp_aux) {
             (RealmTrap::Sync { esr, .. }, Some(aux)) if esr >> 26 == EC_FP && !realm_fp => {
-                set_cptr(CPTR_REALM & !CPTR_TFP);
-                // SAFETY: `aux` is this claimed REC's FP aux granule; FP is untrapped.
+                // SAFETY: `aux` is this claimed REC's FP aux granule.
                 unsafe { fp::switch_to_realm(cpu, aux) };
                 realm_fp = true;
             }
@@ -274,9 +260,8 @@ pub fn run(
         }
     };
     if let (true, Some(aux)) = (realm_fp, fp_aux) {
-        // SAFETY: as above; FP is still untrapped at EL2.
+        // SAFETY: as above.
         unsafe { fp::switch_to_ns(cpu, aux) };
-        set_cptr(CPTR_REALM);
     }
     vcpu.gprs = regs.x;
     vcpu.pc = regs.pc;

@@ -71,6 +71,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     scenarios::delegate::run(&mut pool);
     scenarios::realm::run(&mut pool, cpus);
     realm_payload::run(&mut pool, cpus);
+    scenarios::sve::run(&mut pool);
     report::finish()
 }
 

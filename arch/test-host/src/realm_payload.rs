@@ -18,7 +18,7 @@
 mod no_heap;
 mod recs;
 mod rmi_more;
-mod setup;
+pub mod setup;
 mod timer;
 mod token;
 mod view;
@@ -44,7 +44,7 @@ use view::RealmView;
 
 /// The payload's flat binary, relative to the repository root (built before the test host).
 pub const PAYLOAD_BIN: &str = "target/realm/realm-payload.bin";
-static PAYLOAD: &[u8] = include_bytes!(concat!(
+pub static PAYLOAD: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../target/realm/realm-payload.bin"
 ));

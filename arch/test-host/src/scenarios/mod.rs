@@ -2,4 +2,5 @@
 
 pub mod delegate;
 pub mod realm;
+pub mod sve;
 pub mod version;
