@@ -17,7 +17,7 @@
 
 mod no_heap;
 mod rmi_more;
-mod setup;
+pub mod setup;
 mod timer;
 mod token;
 
@@ -39,7 +39,7 @@ use setup::{PayloadRealm, RHA};
 
 /// The payload's flat binary, relative to the repository root (built before the test host).
 pub const PAYLOAD_BIN: &str = "target/realm/realm-payload.bin";
-static PAYLOAD: &[u8] = include_bytes!(concat!(
+pub static PAYLOAD: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../target/realm/realm-payload.bin"
 ));
