@@ -10,6 +10,8 @@
 //!   through a caller-supplied reader.
 //! - [`manifest_writer`]: the boot manifest 0.3 EL3 writes (one bank, one console).
 //! - [`layout`]: the QEMU `virt` and FVP memory maps the images are built for.
+//! - [`fwcfg`]: QEMU's fw_cfg files, for the test firmware and the test host.
+//! - [`perf`]: the test firmware's SiP calls that count instructions per world (QEMU perf).
 //! - [`realm_report`]: the protocol between the realm test payload and the test host.
 //! - [`pl011`], [`semihosting`], [`sysreg`]: console, simulator exit, system registers, for
 //!   the RMM image, the QEMU test firmware and the test host alike.
@@ -20,9 +22,11 @@
 
 pub mod boot;
 pub mod el3;
+pub mod fwcfg;
 pub mod layout;
 pub mod manifest;
 pub mod manifest_writer;
+pub mod perf;
 pub mod pl011;
 pub mod realm_report;
 pub mod semihosting;

@@ -37,7 +37,7 @@
 //!
 //! | imm               | meaning           | gprs                                                   |
 //! |-------------------|-------------------|--------------------------------------------------------|
-//! | [`IMM_PERF`] 0    | perf: nothing     | (the host re-enters at once)                           |
+//! | [`IMM_PERF`] 0    | perf              | [0] the realm's own ticks (see Perf modes); the host re-enters at once |
 //! | [`IMM_STEP`] 1    | a step's result   | [0] step id ([`Step`]), [1] [`PASS`]/[`FAIL`], [2..6] values |
 //! | [`IMM_DONE`] 2    | all steps run     | [0] steps passed, [1] steps failed (realm's own count) |
 //! | [`IMM_REQUEST`] 3 | ask the host      | [0] request ([`REQUEST_MMIO_VALUE`], [`REQUEST_CHALLENGE`]); the host answers in gprs |
@@ -84,8 +84,12 @@
 //!
 //! # Perf modes
 //!
-//! [`MODE_PERF`]: REC 0 loops on RSI_HOST_CALL with `imm` [`IMM_PERF`] for ever. [`MODE_PERF_FP`]:
-//! the same after writing d0 once (so the RMM's lazy FP/SIMD path saves realm FP state).
+//! REC 0 loops for ever on one exit: [`MODE_PERF`] RSI_HOST_CALL with `imm` [`IMM_PERF`];
+//! [`MODE_PERF_FP`] the same after writing d0 (so the RMM's lazy FP/SIMD path switches FP state
+//! on every round trip); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
+//! re-enters with RmiRecEnterFlags.emul_mmio). Each exit carries in gprs[0] (the host call's,
+//! or the stored value) how many counter ticks (CNTVCT_EL0) the realm itself spent between its
+//! previous two exits, outside the timed `smc` or `str` and what it traps to (the FP trap).
 
 /// IPA width the host gives the realm.
 pub const IPA_WIDTH: u64 = 40;
@@ -112,8 +116,10 @@ pub const MAX_RECS: u64 = 8;
 pub const MODE_TEST: u64 = 0;
 /// x0 at REC 0's entry: loop on empty host calls.
 pub const MODE_PERF: u64 = 0x9E4F;
-/// x0 at REC 0's entry: touch FP (d0), then loop on empty host calls.
+/// x0 at REC 0's entry: loop on a write to d0 and an empty host call.
 pub const MODE_PERF_FP: u64 = 0x9E50;
+/// x0 at REC 0's entry: loop on MMIO stores.
+pub const MODE_PERF_MMIO: u64 = 0x9E51;
 
 /// The EL1 virtual timer's PPI.
 pub const VTIMER_INTID: u64 = 27;

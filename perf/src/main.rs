@@ -11,8 +11,12 @@
 //!
 //! Writes `DIR/scaling.md` (also printed) and `DIR/scaling.svg`. Ratios only mean something up
 //! to the number of host cores, and on a host with no other load.
+//!
+//! `rmm-perf rec-enter --out DIR LABEL=LOG ..` instead turns the QEMU REC enter/exit logs of
+//! `scripts/run --perf` into `DIR/rec-enter.md` and `DIR/rec-enter.svg` ([`rec_enter`]).
 
 mod measure;
+mod rec_enter;
 mod report;
 mod rmi;
 mod workload;
@@ -147,6 +151,14 @@ fn measure_patiently(
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("rec-enter") {
+        if let Err(e) = rec_enter::main(&argv[1..]) {
+            eprintln!("rmm-perf rec-enter: {e}");
+            exit(2);
+        }
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let args = parse_args(cores);
     let duration = Duration::from_secs_f64(args.seconds);

@@ -3,7 +3,7 @@
 use super::params::{
     EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, RmiResponse, Trap, REC_EXIT_OFFSET,
 };
-use super::{granule_at, read_host_page, tree_of, RmiError};
+use super::{granule_at, tree_of, RmiError};
 use crate::granule::GranuleState;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
@@ -49,8 +49,10 @@ pub(super) fn enter<P: Platform>(
     regs: &[u64; 8],
 ) -> Result<(), RmiError> {
     let [_, rec_pa, run_ptr, ..] = *regs;
-    let mut run = read_host_page(rmm, run_ptr)?; // run_align, run_bound, run_pas
-    let entry = RecEnter::from_run(&run);
+    granule_at(rmm, run_ptr)?; // run_align, run_bound
+    let platform = rmm.platform();
+    let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_ptr + offset as u64, buf))
+        .map_err(|_| RmiError::INPUT)?; // run_pas
     let granule = granule_at(rmm, rec_pa)?;
     if granule.state() != GranuleState::Rec {
         return Err(RmiError::INPUT); // rec_gran_state
@@ -164,9 +166,8 @@ pub(super) fn enter<P: Platform>(
     exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
     exit.gicv3_lrs = vcpu.gic_lrs;
     vcpu.timers.report(&mut exit); // A6.2: on every exit
-    exit.write_to(&mut run);
-    rmm.platform()
-        .ns_write(run_ptr + REC_EXIT_OFFSET as u64, &run[REC_EXIT_OFFSET..])
+    let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
+    exit.write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))
         .map_err(|_| RmiError::INPUT)
 }
 

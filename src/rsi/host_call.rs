@@ -30,16 +30,20 @@ pub fn call<P: Platform>(
     if !stage2.is_protected(addr) {
         return answer(vcpu, &[RSI_ERROR_INPUT]); // addr_bound
     }
-    let mut data = [0u8; HOST_CALL_SIZE as usize];
+    // imm (and padding) in the first doubleword, then gprs[0..31]: the rest is padding.
+    let mut data = [0u8; GPRS as usize + 8 * NUM_GPRS];
     if let Err(fault) = stage2.read(addr, &mut data) {
         return memory_fault(vcpu, stage2, out, fault.ipa);
     }
-    let mut e = RecExit::new(RecExitReason::HostCall);
-    e.imm = u16::from_le_bytes([data[0], data[1]]);
-    for (gpr, bytes) in e.gprs.iter_mut().zip(data[GPRS as usize..].chunks_exact(8)) {
+    *out = RecExit::new(RecExitReason::HostCall);
+    out.imm = u16::from_le_bytes([data[0], data[1]]);
+    for (gpr, bytes) in out
+        .gprs
+        .iter_mut()
+        .zip(data[GPRS as usize..].chunks_exact(8))
+    {
         *gpr = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
     }
-    *out = e;
     Handled::Exit(ExitKind::HostCall(addr))
 }
 

@@ -37,6 +37,8 @@ pub struct PerCpu {
     pub rmi_pending: bool,
     /// The RMM is booting on this CPU (cold or warm) and owes us RMM_BOOT_COMPLETE.
     pub booting: Option<Boot>,
+    /// Instructions per world, for `scripts/perf`.
+    pub perf: crate::perf::Counters,
 }
 
 /// Which boot the RMM is doing.
@@ -75,6 +77,7 @@ const PER_CPU_INIT: PerCpu = PerCpu {
     rmm_ready: false,
     rmi_pending: false,
     booting: None,
+    perf: crate::perf::Counters::ZERO,
 };
 
 static CPUS: PerCpus = PerCpus(UnsafeCell::new([PER_CPU_INIT; MAX_CPUS]));

@@ -37,8 +37,6 @@ mod fatal;
 #[cfg(target_os = "none")]
 mod fdt;
 #[cfg(target_os = "none")]
-mod fwcfg;
-#[cfg(target_os = "none")]
 mod gic;
 #[cfg(target_os = "none")]
 mod gpt;
@@ -46,6 +44,8 @@ mod gpt;
 mod lock;
 #[cfg(target_os = "none")]
 mod mmu;
+#[cfg(target_os = "none")]
+mod perf;
 #[cfg(target_os = "none")]
 mod psci;
 #[cfg(target_os = "none")]
@@ -67,7 +67,7 @@ pub use firmware::*;
 mod firmware {
     use crate::context::{Ctx, Features, World};
     use crate::cpu::{self, PerCpu, AFF_ON, NUM_CPUS, PEN_MAGIC, PEN_OPEN, SHARED};
-    use crate::{console, entry, fatal, fdt, fwcfg, gic, gpt, mmu, println, psci, rmm};
+    use crate::{console, entry, fatal, fdt, gic, gpt, mmu, perf, println, psci, rmm};
     use core::sync::atomic::Ordering;
     use rmm_arch::layout::qemu::{
         DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, SHARED_BUF_BASE, UART0_BASE,
@@ -281,7 +281,7 @@ mod firmware {
     /// After the RMM's cold boot (successful or not): enter the Normal-world payload on the
     /// primary at NS-EL2 with x0 = the DTB.
     pub fn enter_ns_primary(cpu: &mut PerCpu) -> *mut Ctx {
-        let entry = match fwcfg::ns_entry() {
+        let entry = match rmm_arch::fwcfg::read_hex(b"opt/rmm/ns-entry") {
             Some(e) => {
                 println!("EL3: NS entry {e:#x} (fw_cfg opt/rmm/ns-entry)");
                 e
@@ -313,6 +313,8 @@ mod firmware {
     /// fatal. Returns the context to resume.
     #[no_mangle]
     extern "C" fn el3_lower_entry(ctx: *mut Ctx, kind: u64) -> *mut Ctx {
+        // First thing: the instruction accounting of `perf` starts here.
+        let t_in = perf::now();
         // SAFETY: `ctx` is the context entry.rs just saved into, one of this CPU's; we read
         // its world and otherwise use it only through `cpu::this()`.
         let world = unsafe { (*ctx).world() };
@@ -322,7 +324,11 @@ mod firmware {
         if kind != entry::kind::LOWER_SYNC || esr >> 26 != 0x17 {
             fatal::lower(cpu.ctx(world), kind);
         }
-        match world {
+        if world == World::NonSecure && perf::is_perf(cpu.ns.x[0]) {
+            return perf::handle(cpu, t_in);
+        }
+        cpu.perf.entered(world, t_in);
+        let next = match world {
             World::Realm => rmm::realm_smc(cpu),
             World::NonSecure => {
                 let fid = cpu.ns.x[0] as u32;
@@ -335,6 +341,9 @@ mod firmware {
                     cpu.enter(World::NonSecure)
                 }
             }
-        }
+        };
+        let live = cpu.live;
+        cpu.perf.leaving(live, t_in);
+        next
     }
 }

@@ -8,7 +8,7 @@
 //! memory layout and the constants both sides use are in `rmm_arch::realm_report`.
 //!
 //! The MMU stays off (the RMM's stage 2 with FWB makes realm memory Normal Write-Back), and no
-//! FP/SIMD register is used except by the one explicit write of d0 in [`perf`].
+//! FP/SIMD register is used except by the explicit writes of d0 in [`perf`].
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -34,10 +34,11 @@ mod steps;
 #[cfg(target_os = "none")]
 #[no_mangle]
 extern "C" fn primary_main(mode: u64, ipa_width: u64, hash_algo: u64, recs: u64) -> ! {
-    use rmm_arch::realm_report::{MAX_RECS, MODE_PERF, MODE_PERF_FP};
+    use rmm_arch::realm_report::{MAX_RECS, MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO};
     match mode {
-        MODE_PERF => perf::run(false),
-        MODE_PERF_FP => perf::run(true),
+        MODE_PERF => perf::run(perf::Exit::HostCall),
+        MODE_PERF_FP => perf::run(perf::Exit::FpHostCall),
+        MODE_PERF_MMIO => perf::run(perf::Exit::Mmio),
         _ => {
             let config = steps::Config {
                 ipa_width,

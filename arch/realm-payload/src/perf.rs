@@ -1,40 +1,124 @@
-//! The perf modes: REC 0 calls RSI_HOST_CALL with `imm` IMM_PERF for ever (the host re-enters
-//! at once), optionally after a write to d0 so that the RMM's lazy FP/SIMD path has realm FP
-//! state to save.
+//! The perf modes (`rmm_arch::realm_report`, "Perf modes"): REC 0 exits for ever, each time
+//! by one timed instruction sequence, and tells the host in the next exit how long it spent
+//! itself between the previous two.
+//!
+//! Every round trip is bracketed by two counter reads, `isb; mrs CNTVCT_EL0` just before the
+//! exit and just after the return: what lies between those brackets is the RMM's (and EL3's and
+//! the host's), what lies outside them is the realm's.
 
 use crate::report;
-use crate::rsi;
-use rmm_arch::realm_report::IMM_PERF;
+use rmm_arch::realm_report::{IMM_PERF, MMIO_OFFSET, UNPROTECTED_BASE};
 
-/// Runs the loop; `touch_fp` first enables FP at EL1 and writes d0.
-pub fn run(touch_fp: bool) -> ! {
-    if touch_fp {
-        touch_d0(0x3ff0_0000_0000_0000); // 1.0
+/// RSI_HOST_CALL.
+const HOST_CALL: u64 = 0xC400_0199;
+
+/// What each round trip does.
+#[derive(Clone, Copy)]
+pub enum Exit {
+    /// RSI_HOST_CALL.
+    HostCall,
+    /// A write to d0, which traps to the RMM's lazy FP/SIMD switch on every entry, then
+    /// RSI_HOST_CALL.
+    FpHostCall,
+    /// A store to the emulated MMIO register.
+    Mmio,
+}
+
+/// Runs the loop.
+pub fn run(exit: Exit) -> ! {
+    if let Exit::FpHostCall = exit {
+        enable_fp();
     }
     let page = report::prepared_host_call(IMM_PERF);
+    let mut own = 0u64;
+    let mut back = counter();
     loop {
-        rsi::host_call(page);
+        let (before, after) = match exit {
+            Exit::HostCall | Exit::FpHostCall => {
+                page.words[1].store(own, core::sync::atomic::Ordering::Relaxed);
+                timed_host_call(page.ipa(), matches!(exit, Exit::FpHostCall))
+            }
+            Exit::Mmio => timed_mmio_store(UNPROTECTED_BASE + MMIO_OFFSET, own),
+        };
+        own = before.wrapping_sub(back);
+        back = after;
     }
 }
 
-/// Sets CPACR_EL1.FPEN (no FP trap to EL1) and writes `bits` to d0: the only FP/SIMD use in
-/// the payload.
-fn touch_d0(bits: u64) {
-    // SAFETY: enabling FP at EL1 and writing d0. The rest of the payload is built softfloat and
-    // never reads or writes an FP/SIMD register, so d0 holds nothing Rust relies on; the
-    // register cannot be named as an operand on this target, hence no clobber. No memory is
-    // touched.
+/// CNTVCT_EL0, after an ISB.
+fn counter() -> u64 {
+    rmm_arch::isb!();
+    rmm_arch::read_sysreg!("cntvct_el0")
+}
+
+/// Sets CPACR_EL1.FPEN: FP/SIMD does not trap to EL1.
+fn enable_fp() {
+    // SAFETY: CPACR_EL1 only controls EL1/EL0 FP traps; no memory is touched.
     unsafe {
         core::arch::asm!(
-            ".arch_extension fp",
             "mrs {t}, cpacr_el1",
             "orr {t}, {t}, #(3 << 20)",
             "msr cpacr_el1, {t}",
             "isb",
-            "fmov d0, {v}",
             t = out(reg) _,
-            v = in(reg) bits,
             options(nomem, nostack, preserves_flags),
         );
     }
+}
+
+/// RSI_HOST_CALL(`page`), after writing d0 if `touch_fp`; returns the counter just before and
+/// just after.
+fn timed_host_call(page: u64, touch_fp: bool) -> (u64, u64) {
+    let (before, after): (u64, u64);
+    // SAFETY: `smc #0` traps to the RMM, which exits to the host and returns to the next
+    // instruction with at most x0..x17 changed (SMCCC; declared). It writes the host-call page,
+    // which holds atomics (the asm is not `nomem`). d0 is written only when FP was enabled by
+    // `enable_fp`; the payload is built softfloat, so no Rust value lives in d0, and the register
+    // cannot be named as a clobber on this target.
+    unsafe {
+        core::arch::asm!(
+            ".arch_extension fp",
+            "isb",
+            "mrs {before}, cntvct_el0",
+            "cbz {fp}, 1f",
+            "fmov d0, {before}",
+            "1:",
+            "smc #0",
+            "isb",
+            "mrs {after}, cntvct_el0",
+            before = out(reg) before,
+            after = out(reg) after,
+            fp = in(reg) u64::from(touch_fp),
+            inout("x0") HOST_CALL => _,
+            inout("x1") page => _,
+            out("x2") _, out("x3") _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,
+            out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _, out("x13") _,
+            out("x14") _, out("x15") _, out("x16") _, out("x17") _,
+            options(nostack),
+        );
+    }
+    (before, after)
+}
+
+/// Stores `value` at the Unprotected IPA `ipa` (the REC exits, the host emulates the store);
+/// returns the counter just before and just after.
+fn timed_mmio_store(ipa: u64, value: u64) -> (u64, u64) {
+    let (before, after): (u64, u64);
+    // SAFETY: one aligned store to the emulated MMIO register, an Unprotected IPA outside every
+    // Rust object (see `mmio::write`); no other memory is touched.
+    unsafe {
+        core::arch::asm!(
+            "isb",
+            "mrs {before}, cntvct_el0",
+            "str {v}, [{a}]",
+            "isb",
+            "mrs {after}, cntvct_el0",
+            before = out(reg) before,
+            after = out(reg) after,
+            a = in(reg) ipa,
+            v = in(reg) value,
+            options(nostack, preserves_flags),
+        );
+    }
+    (before, after)
 }

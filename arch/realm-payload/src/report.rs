@@ -64,15 +64,15 @@ pub fn host_call(imm: u16, gprs: &[u64]) -> [u64; 8] {
     answer
 }
 
-/// The IPA of this REC's host-call page, with `imm` written and every gpr zero: for a tight
-/// loop of RSI_HOST_CALLs (perf).
-pub fn prepared_host_call(imm: u16) -> u64 {
+/// This REC's host-call page, with `imm` written and every gpr zero: for a tight loop of
+/// RSI_HOST_CALLs (perf).
+pub fn prepared_host_call(imm: u16) -> &'static Page {
     let page = &HOST_CALL_PAGES[this_rec()];
     page.words[0].store(u64::from(imm), Ordering::Relaxed);
     for word in &page.words[1..=HOST_CALL_GPRS] {
         word.store(0, Ordering::Relaxed);
     }
-    page.ipa()
+    page
 }
 
 /// Reports `step` as passed (`ok`) or failed, with four values that explain it.

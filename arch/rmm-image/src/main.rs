@@ -27,6 +27,8 @@ mod gic;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod mem;
+#[cfg(target_os = "none")]
 mod mmu;
 #[cfg(target_os = "none")]
 mod nscopy;

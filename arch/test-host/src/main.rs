@@ -1,4 +1,5 @@
-//! The test host: a bare-metal Normal-world payload at NS-EL2 that runs RMI scenarios on QEMU.
+//! The test host: a bare-metal Normal-world payload at NS-EL2 that runs RMI scenarios on QEMU
+//! (or, with fw_cfg `opt/rmm/test-host` = `perf`, the REC enter/exit measurements of [`perf`]).
 //!
 //! Booted by the EL3 firmware on CPU 0 at 0x6000_0000 with x0 = DTB address, MMU off. It runs
 //! the scenarios of `scenarios/` in order, each printing `PASS <name>` or `FAIL <name>: <why>`,
@@ -23,6 +24,8 @@ mod fdt;
 mod granule;
 #[cfg(target_os = "none")]
 mod params;
+#[cfg(target_os = "none")]
+mod perf;
 #[cfg(target_os = "none")]
 mod psci;
 #[cfg(target_os = "none")]
@@ -67,12 +70,24 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     };
     println!("test-host: {} CPUs", cpus);
     let mut pool = granule::Pool::new();
+    if perf_mode() {
+        perf::run(&mut pool);
+    }
     scenarios::version::run();
     scenarios::delegate::run(&mut pool);
     scenarios::realm::run(&mut pool, cpus);
     realm_payload::run(&mut pool, cpus);
     scenarios::sve::run(&mut pool);
     report::finish()
+}
+
+/// Whether `scripts/perf` asked for the perf mode (fw_cfg `opt/rmm/test-host` = `perf`).
+#[cfg(target_os = "none")]
+fn perf_mode() -> bool {
+    use rmm_arch::perf::{TEST_HOST_MODE_FILE, TEST_HOST_MODE_PERF};
+    let mut buf = [0u8; 16];
+    let n = rmm_arch::fwcfg::read_file(TEST_HOST_MODE_FILE, &mut buf).unwrap_or(0);
+    buf.get(..n).map(<[u8]>::trim_ascii) == Some(TEST_HOST_MODE_PERF)
 }
 
 /// The other CPUs, from `secondary_entry` (PSCI CPU_ON with context id = CPU index).

@@ -87,9 +87,15 @@ fn read_u64(bytes: &[u8], offset: usize) -> u64 {
     u64::from_le_bytes(read_le(bytes, offset))
 }
 
-/// `N` consecutive little-endian `u64`s from `offset`.
+/// `N` consecutive little-endian `u64`s from `offset`; those past the end of `bytes` read as
+/// zero.
 fn read_u64s<const N: usize>(bytes: &[u8], offset: usize) -> [u64; N] {
-    core::array::from_fn(|i| read_u64(bytes, offset + 8 * i))
+    let mut out = [0; N];
+    let src = bytes.get(offset..).unwrap_or_default().chunks_exact(8);
+    for (value, chunk) in out.iter_mut().zip(src) {
+        *value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+    }
+    out
 }
 
 /// Writes `value` at `offset`. Offsets are constants checked against the structure size at
@@ -106,8 +112,14 @@ fn write_le(bytes: &mut [u8], offset: usize, value: &[u8]) {
 
 /// Writes `values` as consecutive little-endian `u64`s from `offset`.
 fn write_u64s(bytes: &mut [u8], offset: usize, values: &[u64]) {
-    for (i, value) in values.iter().enumerate() {
-        write_le(bytes, offset + 8 * i, &value.to_le_bytes());
+    let dst = offset
+        .checked_add(8 * values.len())
+        .and_then(|end| bytes.get_mut(offset..end));
+    debug_assert!(dst.is_some(), "write past the end of a structure");
+    for (chunk, value) in dst.unwrap_or_default().chunks_exact_mut(8).zip(values) {
+        if let Ok(word) = <&mut [u8; 8]>::try_from(chunk) {
+            *word = value.to_le_bytes();
+        }
     }
 }
 

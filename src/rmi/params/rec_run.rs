@@ -1,5 +1,7 @@
 //! RmiRecRun (spec B4.4.20): RmiRecEnter (B4.4.14) in, RmiRecExit (B4.4.16) out of RMI_REC_ENTER.
 
+use core::convert::Infallible;
+
 use super::{read_u16, read_u64, read_u64s, read_u8, write_le, write_u64s, ParamsError};
 
 /// Size of RmiRecRun in bytes (B4.4.20).
@@ -50,8 +52,17 @@ const EXIT_PMU_OVF_STATUS: usize = 0x700;
 const _: () = assert!(
     EXIT_GPRS + 8 * NUM_GPRS <= EXIT_GICV3_HCR
         && EXIT_GICV3_LRS + 8 * NUM_LRS <= EXIT_GICV3_MISR
-        && EXIT_PMU_OVF_STATUS < REC_EXIT_SIZE
+        && EXIT_GICV3_HCR + 8 == EXIT_GICV3_LRS
+        && EXIT_GICV3_MISR + 8 == EXIT_GICV3_VMCR
+        && EXIT_CNTP_CVAL == EXIT_CNTP_CTL + 8
+        && EXIT_CNTV_CTL == EXIT_CNTP_CTL + 16
+        && EXIT_CNTV_CVAL == EXIT_CNTP_CTL + 24
+        && EXIT_RIPAS_TOP == EXIT_RIPAS_BASE + 8
+        && EXIT_RIPAS_VALUE == EXIT_RIPAS_BASE + 16
+        && EXIT_PMU_OVF_STATUS + 8 <= REC_EXIT_SIZE
 );
+/// The bytes of RmiRecExit from `gprs` to the end of `gicv3_vmcr`, written in one piece.
+const EXIT_REGS_LEN: usize = EXIT_GICV3_VMCR + 8 - EXIT_GPRS;
 
 /// Defines a 1-bit RMI enumeration: `0 => $zero`, `1 => $one`.
 macro_rules! one_bit_enum {
@@ -272,26 +283,41 @@ pub struct RecEnter {
     pub gicv3_lrs: [u64; NUM_LRS],
 }
 
+/// The bytes of RmiRecEnter from `gprs` to the end of `gicv3_lrs`: with `flags`, all the
+/// RMM reads of it.
+const ENTER_REGS_LEN: usize = ENTER_GICV3_LRS + 8 * NUM_LRS - ENTER_GPRS;
+
 impl RecEnter {
     /// Decodes RmiRecEnter. Every bit pattern is a valid encoding (RMI_REC_ENTER has no
     /// `params_valid` condition), so this cannot fail; SBZ bytes are ignored. The GIC values are
     /// checked by the command (`rec_gicv3`, B3.18 Gicv3ConfigIsValid, RMI_ERROR_REC).
     pub fn parse(enter: &[u8; REC_ENTER_SIZE]) -> Self {
-        Self::decode(enter)
-    }
-
-    /// Decodes the RmiRecEnter part of a whole RmiRecRun page.
-    pub fn from_run(run: &[u8; REC_RUN_SIZE]) -> Self {
-        Self::decode(run)
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        Self {
-            flags: RecEnterFlags(read_u64(bytes, ENTER_FLAGS)),
-            gprs: read_u64s(bytes, ENTER_GPRS),
-            gicv3_hcr: read_u64(bytes, ENTER_GICV3_HCR),
-            gicv3_lrs: read_u64s(bytes, ENTER_GICV3_LRS),
+        let read = |offset: usize, buf: &mut [u8]| {
+            buf.copy_from_slice(&enter[offset..offset + buf.len()]);
+            Ok::<(), Infallible>(())
+        };
+        match Self::read_with(read) {
+            Ok(entry) => entry,
+            Err(never) => match never {},
         }
+    }
+
+    /// Reads and decodes RmiRecEnter with `read(offset, buf)`, which fills `buf` from `offset`
+    /// in the structure (for RMI_REC_ENTER: from host memory). Only the fields are read, about
+    /// 400 of the 2048 bytes, in two pieces; the first error of `read` is returned.
+    pub fn read_with<E>(
+        mut read: impl FnMut(usize, &mut [u8]) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut flags = [0u8; 8];
+        read(ENTER_FLAGS, &mut flags)?;
+        let mut regs = [0u8; ENTER_REGS_LEN];
+        read(ENTER_GPRS, &mut regs)?;
+        Ok(Self {
+            flags: RecEnterFlags(u64::from_le_bytes(flags)),
+            gprs: read_u64s(&regs, 0),
+            gicv3_hcr: read_u64(&regs, ENTER_GICV3_HCR - ENTER_GPRS),
+            gicv3_lrs: read_u64s(&regs, ENTER_GICV3_LRS - ENTER_GPRS),
+        })
     }
 
     /// Encodes every field as the host would write it, unused bytes zero (for hosts and tests).
@@ -394,37 +420,59 @@ impl RecExit {
 
     /// Serialises RmiRecExit into `out`, every unused byte zero (MBZ).
     pub fn write(&self, out: &mut [u8; REC_EXIT_SIZE]) {
-        self.encode(out);
-    }
-
-    /// Serialises RmiRecExit at its offset (0x800) in the RmiRecRun page `run`, leaving the
-    /// RmiRecEnter half as it is. The caller copies `run[REC_EXIT_OFFSET..]` back to the host.
-    pub fn write_to(&self, run: &mut [u8; REC_RUN_SIZE]) {
-        if let Some(exit) = run.get_mut(REC_EXIT_OFFSET..) {
-            self.encode(exit);
+        out.fill(0);
+        let write = |offset: usize, bytes: &[u8]| {
+            write_le(out, offset, bytes);
+            Ok::<(), Infallible>(())
+        };
+        match self.write_with(write) {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
     }
 
-    fn encode(&self, out: &mut [u8]) {
-        out.fill(0);
-        write_le(out, EXIT_REASON, &[self.exit_reason.encoding()]);
-        write_le(out, EXIT_ESR, &self.esr.to_le_bytes());
-        write_le(out, EXIT_FAR, &self.far.to_le_bytes());
-        write_le(out, EXIT_HPFAR, &self.hpfar.to_le_bytes());
-        write_u64s(out, EXIT_GPRS, &self.gprs);
-        write_le(out, EXIT_GICV3_HCR, &self.gicv3_hcr.to_le_bytes());
-        write_u64s(out, EXIT_GICV3_LRS, &self.gicv3_lrs);
-        write_le(out, EXIT_GICV3_MISR, &self.gicv3_misr.to_le_bytes());
-        write_le(out, EXIT_GICV3_VMCR, &self.gicv3_vmcr.to_le_bytes());
-        write_le(out, EXIT_CNTP_CTL, &self.cntp_ctl.to_le_bytes());
-        write_le(out, EXIT_CNTP_CVAL, &self.cntp_cval.to_le_bytes());
-        write_le(out, EXIT_CNTV_CTL, &self.cntv_ctl.to_le_bytes());
-        write_le(out, EXIT_CNTV_CVAL, &self.cntv_cval.to_le_bytes());
-        write_le(out, EXIT_RIPAS_BASE, &self.ripas_base.to_le_bytes());
-        write_le(out, EXIT_RIPAS_TOP, &self.ripas_top.to_le_bytes());
-        write_le(out, EXIT_RIPAS_VALUE, &[self.ripas_value.encoding()]);
-        write_le(out, EXIT_IMM, &self.imm.to_le_bytes());
-        write_le(out, EXIT_PMU_OVF_STATUS, &[self.pmu_ovf_status.encoding()]);
+    /// Encodes RmiRecExit and hands it to `write(offset, bytes)`, which stores `bytes` at
+    /// `offset` in the structure (for RMI_REC_ENTER: in host memory), in seven pieces that cover
+    /// every field and none of the padding between them (about 560 of the 2048 bytes: the
+    /// padding is the host's memory, and no field of it changes). Stops at the first error.
+    pub fn write_with<E>(
+        &self,
+        mut write: impl FnMut(usize, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut reason = [0u8; 8];
+        reason[0] = self.exit_reason.encoding();
+        write(EXIT_REASON, &reason)?;
+        let mut syndrome = [0u8; 24];
+        write_u64s(&mut syndrome, 0, &[self.esr, self.far, self.hpfar]);
+        write(EXIT_ESR, &syndrome)?;
+        let mut regs = [0u8; EXIT_REGS_LEN];
+        write_u64s(&mut regs, 0, &self.gprs);
+        let gic = EXIT_GICV3_HCR - EXIT_GPRS;
+        write_u64s(&mut regs, gic, &[self.gicv3_hcr]);
+        write_u64s(&mut regs, gic + 8, &self.gicv3_lrs);
+        write_u64s(
+            &mut regs,
+            EXIT_GICV3_MISR - EXIT_GPRS,
+            &[self.gicv3_misr, self.gicv3_vmcr],
+        );
+        write(EXIT_GPRS, &regs)?;
+        let mut timers = [0u8; 32];
+        write_u64s(
+            &mut timers,
+            0,
+            &[self.cntp_ctl, self.cntp_cval, self.cntv_ctl, self.cntv_cval],
+        );
+        write(EXIT_CNTP_CTL, &timers)?;
+        let mut ripas = [0u8; 24];
+        write_u64s(&mut ripas, 0, &[self.ripas_base, self.ripas_top]);
+        ripas[16] = self.ripas_value.encoding();
+        write(EXIT_RIPAS_BASE, &ripas)?;
+        let mut imm = [0u8; 8];
+        imm[..2].copy_from_slice(&self.imm.to_le_bytes());
+        write(EXIT_IMM, &imm)?;
+        let mut pmu = [0u8; 8];
+        pmu[0] = self.pmu_ovf_status.encoding();
+        write(EXIT_PMU_OVF_STATUS, &pmu)
     }
 
     /// Decodes RmiRecExit, as the host reads it (for hosts and tests). Fails on a reserved
@@ -470,6 +518,7 @@ impl RecExit {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn put_u64(page: &mut [u8], offset: usize, value: u64) {
         page[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
@@ -510,12 +559,27 @@ mod tests {
     }
 
     #[test]
-    fn enter_from_run_reads_the_first_half_only() {
-        let mut run = [0xffu8; 4096];
-        run[..2048].copy_from_slice(&enter_bytes());
-        let e = RecEnter::from_run(&run);
-        check_enter(&e);
-        assert_eq!(e, RecEnter::parse(&enter_bytes()));
+    fn enter_read_with_reads_the_fields_only() {
+        let page = enter_bytes();
+        let mut pieces = Vec::new();
+        let e = RecEnter::read_with(|offset, buf: &mut [u8]| {
+            pieces.push((offset, buf.len()));
+            buf.copy_from_slice(&page[offset..offset + buf.len()]);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(e, Ok(RecEnter::parse(&page)));
+        // flags; then gprs[0] at 0x200 to the end of gicv3_lrs[15] at 0x388.
+        assert_eq!(pieces, [(0x000, 8), (0x200, 0x188)]);
+    }
+
+    #[test]
+    fn enter_read_with_stops_at_the_first_error() {
+        let mut calls = 0;
+        let e = RecEnter::read_with(|_, _: &mut [u8]| {
+            calls += 1;
+            Err::<(), _>("fault")
+        });
+        assert_eq!((e, calls), (Err("fault"), 1));
     }
 
     #[test]
@@ -607,14 +671,43 @@ mod tests {
     }
 
     #[test]
-    fn exit_write_to_places_every_byte() {
-        // Exit half pre-filled with garbage: every MBZ byte must come back zero.
+    fn exit_write_with_writes_every_field_and_no_padding() {
+        // Host memory pre-filled with garbage: the fields come out exact (MBZ bits zero), and
+        // the padding between them is left alone.
         let mut run = [0x77u8; 4096];
-        exit().write_to(&mut run);
-        let expected = exit_run_bytes(0x77);
-        for (offset, (got, want)) in run.iter().zip(expected.iter()).enumerate() {
-            assert_eq!(got, want, "byte {offset:#x}");
+        let mut pieces = Vec::new();
+        let result = exit().write_with(|offset, bytes: &[u8]| {
+            pieces.push((offset, bytes.len()));
+            run[0x800 + offset..0x800 + offset + bytes.len()].copy_from_slice(bytes);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(result, Ok(()));
+        let fields = [
+            (0x000, 8),
+            (0x100, 24),
+            (0x200, 0x198),
+            (0x400, 32),
+            (0x500, 24),
+            (0x600, 8),
+            (0x700, 8),
+        ];
+        assert_eq!(pieces, fields);
+        let expected = exit_run_bytes(0);
+        for offset in 0..2048 {
+            let written = fields
+                .iter()
+                .any(|&(at, len)| (at..at + len).contains(&offset));
+            let want = if written {
+                expected[0x800 + offset]
+            } else {
+                0x77
+            };
+            assert_eq!(run[0x800 + offset], want, "byte {offset:#x} of RmiRecExit");
         }
+        assert!(
+            run[..0x800].iter().all(|&b| b == 0x77),
+            "RmiRecEnter untouched"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! QEMU fw_cfg (MMIO interface at 0x09020000): the optional `opt/rmm/ns-entry` file that
-//! overrides the Normal-world entry point.
+//! QEMU fw_cfg (MMIO interface at 0x09020000): the `opt/rmm/...` files `scripts/run` passes
+//! to the EL3 firmware (`opt/rmm/ns-entry`, the Normal-world entry point) and to the test host
+//! (`opt/rmm/test-host`, its mode). The caller maps the device (Device memory, or MMU off).
 //!
 //! Source: QEMU `docs/specs/fw_cfg.rst`: selector register at +8 (16-bit, big-endian), data
 //! register at +0 (byte reads advance through the selected item), signature "QEMU" at key
 //! 0x0000, file directory at key 0x0019 (BE u32 count, then 64-byte entries: BE u32 size,
 //! BE u16 select, u16 reserved, 56-byte NUL-terminated name).
 
-use rmm_arch::layout::qemu::FW_CFG_BASE;
+use crate::layout::qemu::FW_CFG_BASE;
 
 const DATA: u64 = FW_CFG_BASE;
 const SELECTOR: u64 = FW_CFG_BASE + 8;
@@ -72,9 +73,29 @@ pub fn parse_hex(s: &[u8]) -> Option<u64> {
     })
 }
 
-/// The Normal-world entry point from `opt/rmm/ns-entry`, if present and valid.
-pub fn ns_entry() -> Option<u64> {
+/// The hexadecimal number in file `name`, if present and valid.
+pub fn read_hex(name: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
-    let n = read_file(b"opt/rmm/ns-entry", &mut buf)?;
+    let n = read_file(name, &mut buf)?;
     parse_hex(buf.get(..n)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hex;
+
+    #[test]
+    fn parses_hex_with_or_without_prefix() {
+        assert_eq!(parse_hex(b"0x60000000"), Some(0x6000_0000));
+        assert_eq!(parse_hex(b" 6000abcd\0"), Some(0x6000_abcd));
+        assert_eq!(parse_hex(b"0X1f\n"), Some(0x1f));
+    }
+
+    #[test]
+    fn refuses_empty_overlong_and_non_hex() {
+        assert_eq!(parse_hex(b""), None);
+        assert_eq!(parse_hex(b"0x"), None);
+        assert_eq!(parse_hex(b"0x10000000000000000"), None);
+        assert_eq!(parse_hex(b"perf"), None);
+    }
 }

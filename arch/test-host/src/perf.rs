@@ -1,0 +1,203 @@
+//! The perf mode (fw_cfg `opt/rmm/test-host` = `perf`, from `scripts/perf`): the cost of a
+//! REC enter/exit round trip, in instructions under `qemu -icount shift=0`, split between the
+//! host, EL3, the RMM and the realm.
+//!
+//! For each variant the host builds a one-REC realm of the realm payload in a perf mode
+//! (`rmm_arch::realm_report`, "Perf modes"), enters it [`WARM_UP`] times, then [`ROUND_TRIPS`]
+//! times between two counter reads, with EL3's counters (`rmm_arch::perf`) reset before and
+//! read after. Per round trip:
+//!
+//! - `total`: the host's counter delta;
+//! - `realm`: what the realm reports of its own time;
+//! - `switch`: one EL3 exception entry and return, outside EL3's handler: a PERF_NULL round
+//!   trip less its handler, measured the same way;
+//! - `el3`: EL3's handlers plus two `switch`es (one from the Normal world and back, one to the
+//!   Realm world and back);
+//! - `rmm`: EL3's Realm-world window less `realm` less one `switch`;
+//! - `host`: the rest (the host's loop and its SMC).
+//!
+//! Each is printed on one `PERF` line, read by `scripts/perf`.
+
+use crate::console::println;
+use crate::granule::{Granule, Pool};
+use crate::params::{write_rec_enter, ENTER_EMUL_MMIO};
+use crate::realm_payload::{setup, PAYLOAD};
+use crate::report::{check, fail, rmi, Outcome};
+use crate::{cpu, rmi as call};
+use rmm_arch::perf::{PERF_NULL, PERF_READ, PERF_RESET};
+use rmm_arch::realm_report::{MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO};
+use rmm_arch::smc::smc;
+
+/// Round trips before measuring: caches, TLBs and the lazy paths settle.
+const WARM_UP: u64 = 64;
+/// Round trips measured.
+const ROUND_TRIPS: u64 = 2000;
+
+/// RmiRecExit.exit_reason: RMI_EXIT_SYNC and RMI_EXIT_HOST_CALL (B4.4.17).
+const EXIT_SYNC: u64 = 0;
+const EXIT_HOST_CALL: u64 = 5;
+/// Offsets in RmiRecRun: RmiRecEnter.flags, gicv3_lrs; RmiRecExit.exit_reason, gprs[0].
+const ENTER_FLAGS: usize = 0x000;
+const ENTER_GICV3_LRS: usize = 0x308;
+const EXIT_REASON: usize = 0x800;
+const EXIT_GPR0: usize = 0x800 + 0x200;
+
+/// An ICH_LR<n>_EL2 value: State pending (bits 63:62 = 0b01), Group 1 (bit 60), priority 0xa0
+/// (bits 55:48), vINTID `intid`. The realm keeps interrupts masked, so it stays pending.
+const fn pending_lr(intid: u64) -> u64 {
+    1 << 62 | 1 << 60 | 0xa0 << 48 | intid
+}
+
+/// One measured variant.
+struct Variant {
+    /// Its name on the PERF line.
+    id: &'static str,
+    /// The realm payload's mode.
+    mode: u64,
+    /// List registers the host fills with pending interrupts.
+    lrs: usize,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant {
+        id: "host-call",
+        mode: MODE_PERF,
+        lrs: 0,
+    },
+    Variant {
+        id: "host-call-fp",
+        mode: MODE_PERF_FP,
+        lrs: 0,
+    },
+    Variant {
+        id: "host-call-lrs",
+        mode: MODE_PERF,
+        lrs: 4,
+    },
+    Variant {
+        id: "mmio",
+        mode: MODE_PERF_MMIO,
+        lrs: 0,
+    },
+];
+
+/// Counter ticks in a measurement, all per `ROUND_TRIPS`.
+#[derive(Default)]
+struct Ticks {
+    total: u64,
+    realm: u64,
+    el3: u64,
+    realm_window: u64,
+}
+
+/// Runs every variant, prints the PERF lines and ends the run.
+pub fn run(pool: &mut Pool) -> ! {
+    let freq = rmm_arch::read_sysreg!("cntfrq_el0");
+    println!("PERF cntfrq={} round-trips={}", freq, ROUND_TRIPS);
+    let switch = null_switch();
+    let mut ok = true;
+    for variant in &VARIANTS {
+        let outcome = measure(pool, variant, switch);
+        ok &= check(format_args!("perf/{}", variant.id), outcome);
+    }
+    println!("test-host: perf done");
+    crate::report::exit_now(ok)
+}
+
+/// EL3's exception entry and return outside its handler, in ticks: a PERF_NULL round trip
+/// less the handler EL3 counted.
+fn null_switch() -> u64 {
+    sip(PERF_RESET);
+    let start = cpu::ticks();
+    for _ in 0..ROUND_TRIPS {
+        sip(PERF_NULL);
+    }
+    let total = cpu::ticks() - start;
+    let [_, _, _, null, calls] = sip(PERF_READ);
+    let switch = total.saturating_sub(null) / calls.max(1);
+    println!(
+        "PERF id=switch total={} handler={} switch={}",
+        total / ROUND_TRIPS,
+        null / calls.max(1),
+        switch
+    );
+    switch
+}
+
+/// Builds the variant's realm, measures it, prints its PERF line, tears it down.
+fn measure(pool: &mut Pool, variant: &Variant, switch: u64) -> Outcome {
+    let mut realm = setup::empty(pool);
+    let result = setup::build(&mut realm, pool, PAYLOAD, 1, variant.mode).and_then(|()| {
+        let Some(run) = realm.runs[0] else {
+            fail!("the realm has no REC 0");
+        };
+        let ticks = round_trips(realm.recs[0], run, variant)?;
+        print_line(variant.id, &ticks, switch);
+        Ok(())
+    });
+    let torn_down = setup::teardown(&mut realm);
+    result.and(torn_down)
+}
+
+/// Enters the REC [`WARM_UP`] + [`ROUND_TRIPS`] times and counts the last ones.
+fn round_trips(rec: u64, run: Granule, variant: &Variant) -> Result<Ticks, crate::report::Why> {
+    write_rec_enter(run, 0, &[]);
+    if variant.lrs > 0 {
+        for i in 0..variant.lrs {
+            run.write_u64(ENTER_GICV3_LRS + 8 * i, pending_lr(32 + i as u64));
+        }
+    }
+    let expected = if variant.mode == MODE_PERF_MMIO {
+        EXIT_SYNC
+    } else {
+        EXIT_HOST_CALL
+    };
+    let enter = |n: u64| -> Result<u64, crate::report::Why> {
+        let mut realm = 0u64;
+        for _ in 0..n {
+            rmi!("REC_ENTER", call::rec_enter(rec, run.pa()));
+            let reason = run.read_u64(EXIT_REASON) & 0xff;
+            if reason != expected {
+                fail!("exit reason {} instead of {}", reason, expected);
+            }
+            realm = realm.wrapping_add(run.read_u64(EXIT_GPR0));
+        }
+        Ok(realm)
+    };
+    enter(1)?;
+    if variant.mode == MODE_PERF_MMIO {
+        // Every later entry completes the store the last exit reported.
+        run.write_u64(ENTER_FLAGS, ENTER_EMUL_MMIO);
+    }
+    enter(WARM_UP)?;
+    sip(PERF_RESET);
+    let start = cpu::ticks();
+    let realm = enter(ROUND_TRIPS)?;
+    let total = cpu::ticks() - start;
+    let [_, el3, realm_window, _, _] = sip(PERF_READ);
+    Ok(Ticks {
+        total,
+        realm,
+        el3,
+        realm_window,
+    })
+}
+
+/// Prints the variant's PERF line: ticks per round trip.
+fn print_line(id: &str, t: &Ticks, switch: u64) {
+    let per = |x: u64| x / ROUND_TRIPS;
+    let (total, realm) = (per(t.total), per(t.realm));
+    let el3 = per(t.el3) + 2 * switch;
+    let rmm = per(t.realm_window).saturating_sub(realm + switch);
+    let host = total.saturating_sub(el3 + rmm + realm);
+    println!(
+        "PERF id={} total={} host={} el3={} rmm={} realm={}",
+        id, total, host, el3, rmm, realm
+    );
+}
+
+/// A perf SiP call to EL3; x0..x4 as it returns them.
+fn sip(fid: u64) -> [u64; 5] {
+    let r = smc([fid, 0, 0, 0, 0, 0, 0, 0]);
+    [r[0], r[1], r[2], r[3], r[4]]
+}
