@@ -245,9 +245,10 @@ struct Exit {
 }
 
 impl Exit {
-    /// Decodes RmiRecExit (B4.4.16) and checks that every byte outside exit_reason, esr, far,
-    /// hpfar, gprs and gicv3_* is zero, bar cnt* and pmu_ovf_status (A4.3: "all other exit
-    /// fields ... are zero", unused bits MBZ). The page held a non-zero pattern before.
+    /// Decodes RmiRecExit (B4.4.16) and checks that every field byte outside exit_reason, esr,
+    /// far, hpfar, gprs and gicv3_* is zero, bar cnt* and pmu_ovf_status (A4.3: "all other exit
+    /// fields ... are zero", unused bits MBZ), and that the padding between fields, the host's
+    /// memory, still holds the pattern `enter_raw` wrote there.
     fn parse(x: &[u8]) -> Exit {
         let exit = Exit {
             reason: x[0],
@@ -258,18 +259,35 @@ impl Exit {
             hcr: get(x, 0x300),
             lrs: std::array::from_fn(|i| get(x, 0x308 + 8 * i)),
         };
-        let mut rest = x.to_vec();
-        for (a, b) in [
+        // The doublewords holding fields; then the fields this check leaves to the caller.
+        let fields = [
+            (0, 0x8),
+            (0x100, 0x118),
+            (0x200, 0x398),
+            (0x400, 0x420),
+            (0x500, 0x518),
+            (0x600, 0x608),
+            (0x700, 0x708),
+        ];
+        let checked = [
             (0, 1),
             (0x100, 0x118),
             (0x200, 0x398),
             (0x400, 0x420),
             (0x700, 0x701),
-        ] {
-            rest[a..b].fill(0);
+        ];
+        let within =
+            |ranges: &[(usize, usize)], i: usize| ranges.iter().any(|&(a, b)| (a..b).contains(&i));
+        for (i, &b) in x.iter().enumerate() {
+            if !within(&fields, i) {
+                assert_eq!(
+                    b, 0xa5,
+                    "RmiRecExit padding byte {i:#x}: the host's, left alone"
+                );
+            } else if !within(&checked, i) {
+                assert_eq!(b, 0, "RmiRecExit byte {i:#x} set outside its fields");
+            }
         }
-        let stray = rest.iter().position(|&b| b != 0);
-        assert_eq!(stray, None, "RmiRecExit byte set outside its fields");
         exit
     }
 

@@ -135,6 +135,64 @@ impl<'a, P: Platform> Stage2<'a, P> {
     }
 }
 
+impl<P: Platform> Stage2<'_, P> {
+    /// Reads `out.len()` doublewords at `ipa`, as [`RealmMemory::read`] would (little-endian),
+    /// a word per load when `ipa` is 8-aligned, the range stays in one granule and it is realm
+    /// memory, as RSI structures are: RSI_HOST_CALL's gprs go this way on every host call.
+    pub fn read_words(&self, ipa: u64, out: &mut [u64]) -> Result<(), Stage2Fault> {
+        if self.on_words(ipa, out.len(), |words| {
+            for (value, word) in out.iter_mut().zip(words) {
+                // Relaxed, as in `memory::read_bytes`: the walk announcement keeps the page.
+                *value = word.load(crate::sync::Ordering::Relaxed);
+            }
+        })? {
+            return Ok(());
+        }
+        for (value, at) in out.iter_mut().zip((ipa..).step_by(8)) {
+            let mut bytes = [0u8; 8];
+            self.read(at, &mut bytes)?;
+            *value = u64::from_le_bytes(bytes);
+        }
+        Ok(())
+    }
+
+    /// Writes `values` as doublewords at `ipa`, as [`RealmMemory::write`] would, a word per
+    /// store under the conditions of [`Self::read_words`].
+    pub fn write_words(&self, ipa: u64, values: &[u64]) -> Result<(), Stage2Fault> {
+        if self.on_words(ipa, values.len(), |words| {
+            for (word, value) in words.iter().zip(values) {
+                // Relaxed, as in `memory::write_bytes`.
+                word.store(*value, crate::sync::Ordering::Relaxed);
+            }
+        })? {
+            return Ok(());
+        }
+        for (value, at) in values.iter().zip((ipa..).step_by(8)) {
+            self.write(at, &value.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the `len` words of realm memory at `ipa` and returns true, if `ipa` is
+    /// 8-aligned, the words stay in one granule and `ipa` maps realm memory (ASSIGNED); false
+    /// if not (the caller takes the byte path); the fault if `ipa` has no valid mapping.
+    fn on_words(
+        &self,
+        ipa: u64,
+        len: usize,
+        f: impl FnOnce(&[crate::sync::MemoryWord]),
+    ) -> Result<bool, Stage2Fault> {
+        if !ipa.is_multiple_of(8) || (ipa % GRANULE_SIZE) as usize + 8 * len > GRANULE_SIZE as usize
+        {
+            return Ok(false);
+        }
+        self.access(ipa, |target| match target {
+            Target::Realm(mem, off) => mem.get(off / 8..off / 8 + len).map(f).is_some(),
+            Target::Ns(_) => false,
+        })
+    }
+}
+
 /// What a valid stage-2 mapping leads to.
 enum Target<'m> {
     /// A DATA granule's memory, and the byte offset in it.

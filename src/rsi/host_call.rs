@@ -2,7 +2,7 @@
 //! RsiHostCall structure in realm memory (B5.4.3).
 
 use super::{answer, memory_fault, RSI_ERROR_INPUT, RSI_SUCCESS};
-use crate::platform::{Platform, RealmMemory, Stage2Fault};
+use crate::platform::{Platform, Stage2Fault};
 use crate::rec::{ExitKind, Handled, Rec, Stage2, VcpuContext, NUM_GPRS};
 use crate::rmi::params::{RecExit, RecExitReason};
 
@@ -31,19 +31,13 @@ pub fn call<P: Platform>(
         return answer(vcpu, &[RSI_ERROR_INPUT]); // addr_bound
     }
     // imm (and padding) in the first doubleword, then gprs[0..31]: the rest is padding.
-    let mut data = [0u8; GPRS as usize + 8 * NUM_GPRS];
-    if let Err(fault) = stage2.read(addr, &mut data) {
+    let mut words = [0u64; 1 + NUM_GPRS];
+    if let Err(fault) = stage2.read_words(addr, &mut words) {
         return memory_fault(vcpu, stage2, out, fault.ipa);
     }
     *out = RecExit::new(RecExitReason::HostCall);
-    out.imm = u16::from_le_bytes([data[0], data[1]]);
-    for (gpr, bytes) in out
-        .gprs
-        .iter_mut()
-        .zip(data[GPRS as usize..].chunks_exact(8))
-    {
-        *gpr = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
-    }
+    out.imm = words[0] as u16;
+    out.gprs.copy_from_slice(&words[1..]);
     Handled::Exit(ExitKind::HostCall(addr))
 }
 
@@ -57,11 +51,7 @@ pub fn complete<P: Platform>(
     rec: Rec<'_>,
     gprs: &[u64; NUM_GPRS],
 ) -> Result<(), Stage2Fault> {
-    let mut data = [0u8; NUM_GPRS * 8];
-    for (bytes, gpr) in data.chunks_exact_mut(8).zip(gprs) {
-        bytes.copy_from_slice(&gpr.to_le_bytes());
-    }
-    stage2.write(rec.host_call_addr() + GPRS, &data)?;
+    stage2.write_words(rec.host_call_addr() + GPRS, gprs)?;
     rec.set_host_call_pending(false);
     vcpu.gprs[0] = RSI_SUCCESS;
     Ok(())
