@@ -4,6 +4,7 @@
 //!
 //! For each variant the host builds a one-REC realm of the realm payload in a perf mode
 //! (`rmm_arch::realm_report`, "Perf modes"), enters it [`WARM_UP`] times, then [`ROUND_TRIPS`]
+//! (or fw_cfg `opt/rmm/perf-round-trips`, hexadecimal, for `scripts/profile-rec-enter`)
 //! times between two counter reads, with EL3's counters (`rmm_arch::perf`) reset before and
 //! read after. Per round trip:
 //!
@@ -30,7 +31,7 @@ use rmm_arch::smc::smc;
 
 /// Round trips before measuring: caches, TLBs and the lazy paths settle.
 const WARM_UP: u64 = 64;
-/// Round trips measured.
+/// Round trips measured, unless fw_cfg says otherwise.
 const ROUND_TRIPS: u64 = 2000;
 
 /// RmiRecExit.exit_reason: RMI_EXIT_SYNC and RMI_EXIT_HOST_CALL (B4.4.17).
@@ -81,9 +82,9 @@ const VARIANTS: [Variant; 4] = [
     },
 ];
 
-/// Counter ticks in a measurement, all per `ROUND_TRIPS`.
-#[derive(Default)]
+/// Counter ticks in a measurement of `n` round trips.
 struct Ticks {
+    n: u64,
     total: u64,
     realm: u64,
     el3: u64,
@@ -93,11 +94,14 @@ struct Ticks {
 /// Runs every variant, prints the PERF lines and ends the run.
 pub fn run(pool: &mut Pool) -> ! {
     let freq = rmm_arch::read_sysreg!("cntfrq_el0");
-    println!("PERF cntfrq={} round-trips={}", freq, ROUND_TRIPS);
-    let switch = null_switch();
+    let n = rmm_arch::fwcfg::read_hex(b"opt/rmm/perf-round-trips")
+        .filter(|&n| n > 0)
+        .unwrap_or(ROUND_TRIPS);
+    println!("PERF cntfrq={} round-trips={}", freq, n);
+    let switch = null_switch(n);
     let mut ok = true;
     for variant in &VARIANTS {
-        let outcome = measure(pool, variant, switch);
+        let outcome = measure(pool, variant, switch, n);
         ok &= check(format_args!("perf/{}", variant.id), outcome);
     }
     println!("test-host: perf done");
@@ -106,10 +110,10 @@ pub fn run(pool: &mut Pool) -> ! {
 
 /// EL3's exception entry and return outside its handler, in ticks: a PERF_NULL round trip
 /// less the handler EL3 counted.
-fn null_switch() -> u64 {
+fn null_switch(n: u64) -> u64 {
     sip(PERF_RESET);
     let start = cpu::ticks();
-    for _ in 0..ROUND_TRIPS {
+    for _ in 0..n {
         sip(PERF_NULL);
     }
     let total = cpu::ticks() - start;
@@ -117,7 +121,7 @@ fn null_switch() -> u64 {
     let switch = total.saturating_sub(null) / calls.max(1);
     println!(
         "PERF id=switch total={} handler={} switch={}",
-        total / ROUND_TRIPS,
+        total / n,
         null / calls.max(1),
         switch
     );
@@ -125,13 +129,13 @@ fn null_switch() -> u64 {
 }
 
 /// Builds the variant's realm, measures it, prints its PERF line, tears it down.
-fn measure(pool: &mut Pool, variant: &Variant, switch: u64) -> Outcome {
+fn measure(pool: &mut Pool, variant: &Variant, switch: u64, n: u64) -> Outcome {
     let mut realm = setup::empty(pool);
     let result = setup::build(&mut realm, pool, PAYLOAD, 1, variant.mode).and_then(|()| {
         let Some(run) = realm.runs[0] else {
             fail!("the realm has no REC 0");
         };
-        let ticks = round_trips(realm.recs[0], run, variant)?;
+        let ticks = round_trips(realm.recs[0], run, variant, n)?;
         print_line(variant.id, &ticks, switch);
         Ok(())
     });
@@ -139,8 +143,13 @@ fn measure(pool: &mut Pool, variant: &Variant, switch: u64) -> Outcome {
     result.and(torn_down)
 }
 
-/// Enters the REC [`WARM_UP`] + [`ROUND_TRIPS`] times and counts the last ones.
-fn round_trips(rec: u64, run: Granule, variant: &Variant) -> Result<Ticks, crate::report::Why> {
+/// Enters the REC [`WARM_UP`] + `n` times and counts the last `n`.
+fn round_trips(
+    rec: u64,
+    run: Granule,
+    variant: &Variant,
+    n: u64,
+) -> Result<Ticks, crate::report::Why> {
     write_rec_enter(run, 0, &[]);
     if variant.lrs > 0 {
         for i in 0..variant.lrs {
@@ -172,10 +181,11 @@ fn round_trips(rec: u64, run: Granule, variant: &Variant) -> Result<Ticks, crate
     enter(WARM_UP)?;
     sip(PERF_RESET);
     let start = cpu::ticks();
-    let realm = enter(ROUND_TRIPS)?;
+    let realm = enter(n)?;
     let total = cpu::ticks() - start;
     let [_, el3, realm_window, _, _] = sip(PERF_READ);
     Ok(Ticks {
+        n,
         total,
         realm,
         el3,
@@ -185,7 +195,7 @@ fn round_trips(rec: u64, run: Granule, variant: &Variant) -> Result<Ticks, crate
 
 /// Prints the variant's PERF line: ticks per round trip.
 fn print_line(id: &str, t: &Ticks, switch: u64) {
-    let per = |x: u64| x / ROUND_TRIPS;
+    let per = |x: u64| x / t.n;
     let (total, realm) = (per(t.total), per(t.realm));
     let el3 = per(t.el3) + 2 * switch;
     let rmm = per(t.realm_window).saturating_sub(realm + switch);
