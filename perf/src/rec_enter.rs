@@ -6,6 +6,7 @@
 //! `rmm-perf rec-enter --out DIR LABEL=LOG [LABEL=LOG ..]` writes `DIR/rec-enter.md` (also
 //! printed) and `DIR/rec-enter.svg`.
 
+use crate::report::escape;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -267,12 +268,6 @@ pub fn svg(runs: &[Run]) -> String {
     );
     s.push_str("</svg>\n");
     s
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// `rmm-perf rec-enter --out DIR [--command TEXT] LABEL=LOG ..`.

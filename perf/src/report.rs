@@ -332,7 +332,8 @@ fn style(placement: Placement, design: Design) -> (&'static str, &'static str) {
     }
 }
 
-fn escape(text: &str) -> String {
+/// `text` with the characters XML gives a meaning escaped.
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -84,8 +84,26 @@ pub fn write_rec_enter(run: Granule, flags: u64, gprs: &[u64]) {
     }
 }
 
-/// RmiRecExitReason: RMI_EXIT_SYNC.
+/// RmiRecExitReason (B4.4.17).
 pub const EXIT_SYNC: u64 = 0;
+pub const EXIT_IRQ: u64 = 1;
+pub const EXIT_FIQ: u64 = 2;
+pub const EXIT_PSCI: u64 = 3;
+pub const EXIT_RIPAS_CHANGE: u64 = 4;
+pub const EXIT_HOST_CALL: u64 = 5;
+
+/// RmiRecRun offsets (B4.4.14, B4.4.16): enter.gicv3_lrs; exit.exit_reason, exit.gprs,
+/// exit.gicv3_lrs.
+pub const ENTER_LRS: usize = 0x308;
+pub const EXIT_REASON: usize = 0x800;
+pub const EXIT_GPRS: usize = 0x800 + 0x200;
+pub const EXIT_LRS: usize = 0x800 + 0x308;
+
+/// An ICH_LR<n>_EL2 value for RmiRecEnter.gicv3_lrs: State pending (bits 63:62 = 0b01),
+/// Group 1 (bit 60), priority 0xa0 (bits 55:48), vINTID `intid` (bits 31:0).
+pub const fn pending_lr(intid: u64) -> u64 {
+    1 << 62 | 1 << 60 | 0xa0 << 48 | intid
+}
 
 /// The fields of RmiRecExit the scenarios look at.
 #[derive(Clone, Copy, Debug)]

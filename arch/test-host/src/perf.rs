@@ -21,7 +21,10 @@
 
 use crate::console::println;
 use crate::granule::{Granule, Pool};
-use crate::params::{write_rec_enter, ENTER_EMUL_MMIO};
+use crate::params::{
+    pending_lr, write_rec_enter, ENTER_EMUL_MMIO, ENTER_LRS, EXIT_GPRS, EXIT_HOST_CALL,
+    EXIT_REASON, EXIT_SYNC,
+};
 use crate::realm_payload::{setup, PAYLOAD};
 use crate::report::{check, fail, rmi, Outcome};
 use crate::{cpu, rmi as call};
@@ -34,20 +37,8 @@ const WARM_UP: u64 = 64;
 /// Round trips measured, unless fw_cfg says otherwise.
 const ROUND_TRIPS: u64 = 2000;
 
-/// RmiRecExit.exit_reason: RMI_EXIT_SYNC and RMI_EXIT_HOST_CALL (B4.4.17).
-const EXIT_SYNC: u64 = 0;
-const EXIT_HOST_CALL: u64 = 5;
-/// Offsets in RmiRecRun: RmiRecEnter.flags, gicv3_lrs; RmiRecExit.exit_reason, gprs[0].
+/// RmiRecEnter.flags.
 const ENTER_FLAGS: usize = 0x000;
-const ENTER_GICV3_LRS: usize = 0x308;
-const EXIT_REASON: usize = 0x800;
-const EXIT_GPR0: usize = 0x800 + 0x200;
-
-/// An ICH_LR<n>_EL2 value: State pending (bits 63:62 = 0b01), Group 1 (bit 60), priority 0xa0
-/// (bits 55:48), vINTID `intid`. The realm keeps interrupts masked, so it stays pending.
-const fn pending_lr(intid: u64) -> u64 {
-    1 << 62 | 1 << 60 | 0xa0 << 48 | intid
-}
 
 /// One measured variant.
 struct Variant {
@@ -153,7 +144,7 @@ fn round_trips(
     write_rec_enter(run, 0, &[]);
     if variant.lrs > 0 {
         for i in 0..variant.lrs {
-            run.write_u64(ENTER_GICV3_LRS + 8 * i, pending_lr(32 + i as u64));
+            run.write_u64(ENTER_LRS + 8 * i, pending_lr(32 + i as u64));
         }
     }
     let expected = if variant.mode == MODE_PERF_MMIO {
@@ -169,7 +160,7 @@ fn round_trips(
             if reason != expected {
                 fail!("exit reason {} instead of {}", reason, expected);
             }
-            realm = realm.wrapping_add(run.read_u64(EXIT_GPR0));
+            realm = realm.wrapping_add(run.read_u64(EXIT_GPRS));
         }
         Ok(realm)
     };

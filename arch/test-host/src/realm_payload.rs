@@ -26,7 +26,10 @@ mod view;
 use crate::console::println;
 use crate::cpu;
 use crate::granule::{Granule, Pool};
-use crate::params::{write_rec_enter, RecExit, ENTER_EMUL_MMIO};
+use crate::params::{
+    write_rec_enter, RecExit, ENTER_EMUL_MMIO, EXIT_FIQ, EXIT_GPRS, EXIT_HOST_CALL, EXIT_IRQ,
+    EXIT_PSCI, EXIT_RIPAS_CHANGE, EXIT_SYNC,
+};
 use crate::report::{check, fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, RmiError};
 use recs::Ending;
@@ -67,14 +70,7 @@ const MAX_EXITS: u32 = 100_000;
 /// Seconds one REC's run may take.
 const TIMEOUT_S: u64 = 300;
 
-// RmiRecExitReason (B4.4.17) and the RmiRecExit fields the scenario reads, from RmiRecRun.
-const EXIT_SYNC: u64 = 0;
-const EXIT_IRQ: u64 = 1;
-const EXIT_FIQ: u64 = 2;
-const EXIT_PSCI: u64 = 3;
-const EXIT_RIPAS_CHANGE: u64 = 4;
-const EXIT_HOST_CALL: u64 = 5;
-const EXIT_GPRS: usize = 0x800 + 0x200;
+// The RmiRecExit fields the scenario reads, from RmiRecRun (B4.4.16).
 const EXIT_RIPAS_BASE: usize = 0x800 + 0x500;
 const EXIT_RIPAS_TOP: usize = 0x800 + 0x508;
 const EXIT_RIPAS_VALUE: usize = 0x800 + 0x510;

@@ -7,23 +7,17 @@
 //! Also checks that the Normal world's own EL1 timers survive the realm's runs.
 
 use crate::granule::Granule;
+use crate::params::{pending_lr, ENTER_LRS, EXIT_IRQ, EXIT_LRS};
 use crate::report::{Outcome, Why};
 use rmm_arch::layout::qemu::{GICR_BASE, GICR_STRIDE};
 use rmm_arch::realm_report::{Step, PTIMER_INTID, VTIMER_INTID};
 use rmm_arch::{isb, read_sysreg, write_sysreg};
 
-/// RmiRecRun offsets (B4.4.16): exit.gicv3_lrs, exit.cntp_ctl/cval, exit.cntv_ctl/cval.
-const EXIT_LRS: usize = 0x800 + 0x308;
+/// RmiRecRun offsets (B4.4.16): exit.cntp_ctl/cval, exit.cntv_ctl/cval.
 const EXIT_CNTP_CTL: usize = 0x800 + 0x400;
 const EXIT_CNTP_CVAL: usize = 0x800 + 0x408;
 const EXIT_CNTV_CTL: usize = 0x800 + 0x410;
 const EXIT_CNTV_CVAL: usize = 0x800 + 0x418;
-/// enter.gicv3_lrs.
-const ENTER_LRS: usize = 0x308;
-/// RMI_EXIT_IRQ.
-const EXIT_IRQ: u64 = 1;
-/// ICH_LR<n>_EL2: State pending (63:62 = 01), Group 1, priority 0xa0; vINTID in 31:0.
-const LR_PENDING_G1: u64 = 1 << 62 | 1 << 60 | 0xa0 << 48;
 /// GICR_ISENABLER0 and GICR_ICENABLER0 in a redistributor's SGI frame; GICR_TYPER.
 const GICR_ISENABLER0: u64 = 0x1_0000 + 0x100;
 const GICR_ICENABLER0: u64 = 0x1_0000 + 0x180;
@@ -65,7 +59,7 @@ impl RecTimers {
                 }
                 if lr_state == 0 {
                     self.injected[i] += 1;
-                    LR_PENDING_G1 | [VTIMER_INTID, PTIMER_INTID][i]
+                    pending_lr([VTIMER_INTID, PTIMER_INTID][i])
                 } else {
                     lr
                 }
