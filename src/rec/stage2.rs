@@ -148,9 +148,9 @@ impl<P: Platform> Stage2<'_, P> {
         })? {
             return Ok(());
         }
-        for (value, at) in out.iter_mut().zip((ipa..).step_by(8)) {
+        for (i, value) in out.iter_mut().enumerate() {
             let mut bytes = [0u8; 8];
-            self.read(at, &mut bytes)?;
+            self.read(ipa.wrapping_add(8 * i as u64), &mut bytes)?;
             *value = u64::from_le_bytes(bytes);
         }
         Ok(())
@@ -167,8 +167,8 @@ impl<P: Platform> Stage2<'_, P> {
         })? {
             return Ok(());
         }
-        for (value, at) in values.iter().zip((ipa..).step_by(8)) {
-            self.write(at, &value.to_le_bytes())?;
+        for (i, value) in values.iter().enumerate() {
+            self.write(ipa.wrapping_add(8 * i as u64), &value.to_le_bytes())?;
         }
         Ok(())
     }
