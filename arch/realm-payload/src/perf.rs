@@ -7,10 +7,8 @@
 //! the host's), what lies outside them is the realm's.
 
 use crate::report;
+use crate::rsi::HOST_CALL;
 use rmm_arch::realm_report::{IMM_PERF, MMIO_OFFSET, UNPROTECTED_BASE};
-
-/// RSI_HOST_CALL.
-const HOST_CALL: u64 = 0xC400_0199;
 
 /// What each round trip does.
 #[derive(Clone, Copy)]

@@ -12,7 +12,8 @@ const ATTESTATION_TOKEN_CONTINUE: u64 = 0xC400_0195;
 const REALM_CONFIG: u64 = 0xC400_0196;
 const IPA_STATE_SET: u64 = 0xC400_0197;
 const IPA_STATE_GET: u64 = 0xC400_0198;
-const HOST_CALL: u64 = 0xC400_0199;
+/// RSI_HOST_CALL's function ID (also issued directly by `perf`).
+pub const HOST_CALL: u64 = 0xC400_0199;
 
 /// RSI_SUCCESS.
 pub const SUCCESS: u64 = 0;
