@@ -11,6 +11,7 @@
 //! - [`manifest_writer`]: the boot manifest 0.3 EL3 writes (one bank, one console).
 //! - [`layout`]: the QEMU `virt` and FVP memory maps the images are built for.
 //! - [`fwcfg`]: QEMU's fw_cfg files, for the test firmware and the test host.
+//! - [`fdt`]: the device tree reader (DRAM, CPUs) and writer the Normal-world images share.
 //! - [`perf`]: the test firmware's SiP calls that count instructions per world (QEMU perf).
 //! - [`realm_report`]: the protocol between the realm test payload and the test host.
 //! - [`pl011`], [`semihosting`], [`sysreg`]: console, simulator exit, system registers, for
@@ -22,6 +23,7 @@
 
 pub mod boot;
 pub mod el3;
+pub mod fdt;
 pub mod fwcfg;
 pub mod layout;
 pub mod manifest;
