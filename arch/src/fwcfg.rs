@@ -73,6 +73,12 @@ pub fn parse_hex(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// The words of a comma- or space-separated list (`a,b c`), ignoring empty ones and NULs.
+pub fn words(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == b',' || c.is_ascii_whitespace() || c == 0)
+        .filter(|w| !w.is_empty())
+}
+
 /// The hexadecimal number in file `name`, if present and valid.
 pub fn read_hex(name: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
@@ -82,7 +88,7 @@ pub fn read_hex(name: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_hex;
+    use super::{parse_hex, words};
 
     #[test]
     fn parses_hex_with_or_without_prefix() {
@@ -97,5 +103,11 @@ mod tests {
         assert_eq!(parse_hex(b"0x"), None);
         assert_eq!(parse_hex(b"0x10000000000000000"), None);
         assert_eq!(parse_hex(b"perf"), None);
+    }
+
+    #[test]
+    fn splits_lists_on_commas_and_blanks() {
+        assert!(words(b"a,bc  d,,\n\0").eq([&b"a"[..], b"bc", b"d"]));
+        assert_eq!(words(b"").count(), 0);
     }
 }

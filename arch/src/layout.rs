@@ -26,7 +26,8 @@ pub mod qemu {
     pub const FW_CFG_BASE: u64 = 0x0902_0000;
     /// Start of DRAM (QEMU places its device tree here).
     pub const DRAM_BASE: u64 = 0x4000_0000;
-    /// DRAM size the scripts give QEMU (`-m 1G`).
+    /// DRAM size our EL3 assumes when QEMU's device tree has no memory node (`scripts/run`'s
+    /// default `--mem 1G`).
     pub const DRAM_SIZE: u64 = 0x4000_0000;
     /// The RMM image: loaded here, Realm PAS (TF-A qemu: REALM_DRAM_BASE).
     pub const RMM_BASE: u64 = 0x4010_0000;

@@ -79,8 +79,9 @@ fn wait_rwp() {
     }
 }
 
-/// Distributor: affinity routing on, every SPI Group 1 Non-secure, all groups enabled.
-pub fn init_distributor() {
+/// Distributor: affinity routing on, every SPI Group 1 Non-secure, Group 0 and Group 1 Secure
+/// enabled, and Group 1 Non-secure too if `grp1ns` (else the Normal world must enable it).
+pub fn init_distributor(grp1ns: bool) {
     write32(GICD_BASE + GICD_CTLR, 0);
     wait_rwp();
     write32(GICD_BASE + GICD_CTLR, CTLR_ARE_S | CTLR_ARE_NS);
@@ -91,9 +92,10 @@ pub fn init_distributor() {
         write32(GICD_BASE + GICD_IGROUPR + u64::from(n) * 4, !0);
         write32(GICD_BASE + GICD_IGRPMODR + u64::from(n) * 4, 0);
     }
+    let grp1ns = if grp1ns { CTLR_ENABLE_GRP1NS } else { 0 };
     write32(
         GICD_BASE + GICD_CTLR,
-        CTLR_ARE_S | CTLR_ARE_NS | CTLR_ENABLE_GRP0 | CTLR_ENABLE_GRP1NS | CTLR_ENABLE_GRP1S,
+        CTLR_ARE_S | CTLR_ARE_NS | CTLR_ENABLE_GRP0 | grp1ns | CTLR_ENABLE_GRP1S,
     );
     wait_rwp();
 }

@@ -1,15 +1,18 @@
-//! Granule protection tables (two levels, 4 KiB granules, 4 GiB protected space) and the
+//! Granule protection tables (two levels, 4 KiB granules, 1 TiB protected space) and the
 //! runtime GPI changes behind RMM_GTSI_DELEGATE / UNDELEGATE.
 //!
 //! Source: Arm ARM, chapter D9 "The Granule Protection Check mechanism" (GPCCR_EL3, GPTBR_EL3,
-//! L0/L1 descriptor formats, GPI encodings), and TF-A `lib/gpt_rme` for the change sequence.
-//! Register values and the enable sequence follow the QEMU 10 notes
+//! L0 block and table and L1 descriptor formats, GPI encodings), and TF-A `lib/gpt_rme` for
+//! the change sequence. Register values and the enable sequence follow the QEMU 10 notes
 //! (shared/reference/qemu-rme.md §4).
 //!
 //! Initial map (GPI): flash and secure RAM Root; every other address below DRAM (devices:
 //! GIC, UART, fw_cfg, PCIe) Any, because EL3 reaches the GIC through the Root PAS and the
 //! worlds through the NS PAS; the RMM region and the shared buffer Realm; the rest of DRAM
-//! and everything above it (up to 4 GiB) Non-secure.
+//! Non-secure. The first GiB and each GiB of DRAM (up to [`MAX_DRAM`]) have an L1 table, so
+//! their granules can change PAS one by one; every other GiB is one L0 block: Non-secure for
+//! DRAM past [`MAX_DRAM`], Any above DRAM (QEMU `virt`'s high GIC redistributors and PCIe
+//! windows).
 //!
 //! Concurrency: an L1 word holds the GPIs of 16 granules, so two CPUs delegating neighbouring
 //! granules at once share a word. Each change is a compare-and-swap loop on that word (see
@@ -31,27 +34,38 @@ pub const GPI_REALM: u64 = 0b1011;
 /// GPI: any PAS.
 pub const GPI_ANY: u64 = 0b1111;
 
-/// Protected physical address space: 4 GiB (GPCCR_EL3.PPS = 0).
-const PPS_BYTES: u64 = 1 << 32;
+/// Protected physical address space: 1 TiB (GPCCR_EL3.PPS = 0b010, 40 bits).
+const PPS_BYTES: u64 = 1 << 40;
+const GPCCR_PPS: u64 = 0b010;
 /// Bytes one L0 entry covers (GPCCR_EL3.L0GPTSZ = 0: 1 GiB; the only size supported here).
 const L0_BYTES: u64 = 1 << 30;
 const L0_ENTRIES: usize = (PPS_BYTES / L0_BYTES) as usize;
 /// L1 entries per table: one 64-bit word per 16 granules of 4 KiB.
 const L1_ENTRIES: usize = (L0_BYTES / (16 * GRANULE_SIZE)) as usize;
+/// Most DRAM with an L1 table (the rest stays Non-secure and cannot be delegated): 32 GiB,
+/// 4 MiB of tables in secure RAM.
+pub const MAX_DRAM: u64 = 32 << 30;
+/// L1 tables: the first GiB (below DRAM) and [`MAX_DRAM`].
+const L1_TABLES: usize = 1 + (MAX_DRAM / L0_BYTES) as usize;
+/// L0 block descriptor: the GPI in bits [7:4], type 0b0001.
+const L0_BLOCK: u64 = 0b0001;
+/// L0 table descriptor: the L1 table's PA, type 0b0011.
+const L0_TABLE: u64 = 0b0011;
 
-/// GPCCR_EL3: PPS 4 GiB, IRGN/ORGN WB RA/WA, SH inner shareable, PGS 4 KiB, GPC on (0x13500).
-const GPCCR: u64 = (1 << 8) | (1 << 10) | (3 << 12) | (1 << 16);
+/// GPCCR_EL3: PPS 1 TiB, IRGN/ORGN WB RA/WA, SH inner shareable, PGS 4 KiB, GPC on.
+const GPCCR: u64 = GPCCR_PPS | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 16);
 const GPCCR_GPC: u64 = 1 << 16;
 
-#[repr(C, align(4096))]
-struct L0([u64; 512]);
+/// The L0 table, aligned to its size (8 KiB).
+#[repr(C, align(8192))]
+struct L0([u64; L0_ENTRIES]);
 
 #[repr(C, align(131072))]
 struct L1([u64; L1_ENTRIES]);
 
 struct Tables {
     l0: UnsafeCell<L0>,
-    l1: UnsafeCell<[L1; L0_ENTRIES]>,
+    l1: UnsafeCell<[L1; L1_TABLES]>,
 }
 
 // SAFETY: the primary CPU fills the tables in `build` before any CPU enables its GPC or
@@ -60,8 +74,8 @@ unsafe impl Sync for Tables {}
 
 #[link_section = ".gpt"]
 static TABLES: Tables = Tables {
-    l0: UnsafeCell::new(L0([0; 512])),
-    l1: UnsafeCell::new([const { L1([0; L1_ENTRIES]) }; L0_ENTRIES]),
+    l0: UnsafeCell::new(L0([0; L0_ENTRIES])),
+    l1: UnsafeCell::new([const { L1([0; L1_ENTRIES]) }; L1_TABLES]),
 };
 
 /// DRAM covered by the GPT's NS/Realm distinction (set by `build`).
@@ -81,32 +95,40 @@ fn initial_gpi(pa: u64, dram: (u64, u64)) -> u64 {
     }
 }
 
-/// Fills the tables for DRAM `[base, base + size)` (clamped to the 4 GiB PPS). Primary CPU
-/// only, before any CPU enables its GPC. Fails if GPCCR_EL3.L0GPTSZ is not 1 GiB.
-pub fn build(dram_base: u64, dram_size: u64) -> Result<(), u64> {
+/// Fills the tables for DRAM `[base, base + size)` (`base` is QEMU `virt`'s, 1 GiB); returns the DRAM the GPT covers, which is
+/// at most [`MAX_DRAM`] (the rest stays Non-secure). Primary CPU only, before any CPU enables
+/// its GPC. Fails with GPCCR_EL3.L0GPTSZ if it is not 1 GiB.
+pub fn build(dram_base: u64, dram_size: u64) -> Result<u64, u64> {
     let l0gptsz = (read_sysreg!("s3_6_c2_c1_6") >> 20) & 0xf;
     if l0gptsz != 0 {
         return Err(l0gptsz);
     }
-    let size = dram_size.min(PPS_BYTES.saturating_sub(dram_base));
-    DRAM_END.store(dram_base + size, Ordering::Relaxed);
+    let size = dram_size.min(MAX_DRAM);
+    let dram_end = dram_base + size;
+    DRAM_END.store(dram_end, Ordering::Relaxed);
     // SAFETY: see `Tables`: nothing else uses the tables yet.
     let (l0, l1) = unsafe { (&mut *TABLES.l0.get(), &mut *TABLES.l1.get()) };
-    l0.0.fill(0);
-    for (g, table) in l1.iter_mut().enumerate() {
-        for (i, word) in table.0.iter_mut().enumerate() {
-            let base = g as u64 * L0_BYTES + i as u64 * 16 * GRANULE_SIZE;
-            *word = (0..16).fold(0, |w, n| {
-                w | (initial_gpi(base + n * GRANULE_SIZE, (dram_base, size)) << (4 * n))
-            });
-        }
-        // L0 table descriptor: L1 PA | 0b11 (L1 tables are 128 KiB aligned).
-        l0.0[g] = table.0.as_ptr() as u64 | 0b11;
+    let all_dram_end = dram_base.saturating_add(dram_size);
+    for (g, entry) in l0.0.iter_mut().enumerate() {
+        let base = g as u64 * L0_BYTES;
+        *entry = match l1.get_mut(g) {
+            Some(table) if base < dram_end => {
+                for (i, word) in table.0.iter_mut().enumerate() {
+                    let at = base + i as u64 * 16 * GRANULE_SIZE;
+                    *word = (0..16).fold(0, |w, n| {
+                        w | (initial_gpi(at + n * GRANULE_SIZE, (dram_base, size)) << (4 * n))
+                    });
+                }
+                table.0.as_ptr() as u64 | L0_TABLE
+            }
+            _ if base < all_dram_end => GPI_NS << 4 | L0_BLOCK,
+            _ => GPI_ANY << 4 | L0_BLOCK,
+        };
     }
     // SAFETY: a barrier has no memory-safety effect; it orders the table writes before any
     // GPC enable that follows.
     unsafe { core::arch::asm!("dsb sy", options(nostack)) };
-    Ok(())
+    Ok(size)
 }
 
 /// DRAM range the GTSI calls accept.
@@ -142,13 +164,14 @@ pub fn gpccr() -> u64 {
     read_sysreg!("s3_6_c2_c1_6")
 }
 
-/// The L1 word holding the GPI of `pa` (< 4 GiB), as an atomic.
+/// The L1 word holding the GPI of `pa` (in the DRAM `build` covered), as an atomic.
 fn l1_word(pa: u64) -> &'static AtomicU64 {
     let g = (pa / L0_BYTES) as usize;
     let i = ((pa % L0_BYTES) / (16 * GRANULE_SIZE)) as usize;
-    // SAFETY: `g < L0_ENTRIES` and `i < L1_ENTRIES` because pa < PPS (callers check it); the
-    // word is 8-byte aligned and lives as long as the program; after `build` every access
-    // to it is atomic, so viewing it as an AtomicU64 is sound.
+    // SAFETY: `g < L1_TABLES` and `i < L1_ENTRIES` because pa is in the DRAM `build` gave L1
+    // tables (callers check it against `dram_range`); the word is 8-byte aligned and lives as
+    // long as the program; after `build` every access to it is atomic, so viewing it as an
+    // AtomicU64 is sound.
     unsafe {
         let table = &*(*TABLES.l1.get()).as_ptr().add(g);
         &*(table.0.as_ptr().add(i) as *const AtomicU64)

@@ -5,7 +5,7 @@
 //! the pen opened, then the RMM's cold boot at R-EL2. On RMM_BOOT_COMPLETE it warm-boots the
 //! RMM on every other CPU in turn (each parks in the pen as PSCI OFF afterwards), then enters
 //! the Normal-world payload at NS-EL2 (entry from fw_cfg `opt/rmm/ns-entry`, else
-//! 0x60000000) with x0 = the DTB.
+//! 0x60000000) with x0 = the DTB (unless a quirk says otherwise: quirks.rs).
 //!
 //! QEMU command line:
 //! ```text
@@ -35,8 +35,6 @@ mod entry;
 #[cfg(target_os = "none")]
 mod fatal;
 #[cfg(target_os = "none")]
-mod fdt;
-#[cfg(target_os = "none")]
 mod gic;
 #[cfg(target_os = "none")]
 mod gpt;
@@ -48,6 +46,8 @@ mod mmu;
 mod perf;
 #[cfg(target_os = "none")]
 mod psci;
+#[cfg(target_os = "none")]
+mod quirks;
 #[cfg(target_os = "none")]
 mod rmm;
 #[cfg(target_os = "none")]
@@ -67,7 +67,8 @@ pub use firmware::*;
 mod firmware {
     use crate::context::{Ctx, Features, World};
     use crate::cpu::{self, PerCpu, AFF_ON, NUM_CPUS, PEN_MAGIC, PEN_OPEN, SHARED};
-    use crate::{console, entry, fatal, fdt, gic, gpt, mmu, perf, println, psci, rmm};
+    use crate::quirks::{self, Quirk};
+    use crate::{console, entry, fatal, gic, gpt, mmu, perf, println, psci, rmm};
     use core::sync::atomic::Ordering;
     use rmm_arch::layout::qemu::{
         DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, SHARED_BUF_BASE, UART0_BASE,
@@ -177,8 +178,12 @@ mod firmware {
         mmu::enable();
         console::init();
         println!("\nEL3: rmm-qemu-el3 test firmware (EL3, Root), CPU {index}");
+        quirks::init();
 
-        let (dram_base, dram_size) = match fdt::dram(DRAM_BASE) {
+        // SAFETY: QEMU places the device tree at the start of DRAM for -bios boots; EL3 maps
+        // DRAM below 4 GiB (mmu.rs) and nothing writes the tree while EL3 reads it.
+        let tree = unsafe { rmm_arch::fdt::Fdt::at(DRAM_BASE) };
+        let (dram_base, dram_size) = match tree.and_then(|t| t.memory()) {
             Some((b, s)) if b == DRAM_BASE && s != 0 => (b, s),
             _ => {
                 println!("EL3: no memory node in the DTB, assuming {DRAM_SIZE:#x} bytes");
@@ -207,19 +212,32 @@ mod firmware {
             }
         }
         NUM_CPUS.store(n as u64, Ordering::Relaxed);
-        gic::init_distributor();
+        let grp1ns = !quirks::on(Quirk::GicGrp1NsOff);
+        gic::init_distributor(grp1ns);
         for frame in 0..cpus.count {
             gic::init_redistributor(frame);
         }
         println!(
-            "EL3: GICv3: affinity routing on, all interrupts Group 1 NS except SGI {} (EL3 pen)",
-            gic::PEN_SGI
+            "EL3: GICv3: affinity routing on, all interrupts Group 1 NS except SGI {} (EL3 pen); Group 1 NS {}",
+            gic::PEN_SGI,
+            if grp1ns { "enabled" } else { "left disabled" }
         );
 
-        if let Err(l0gptsz) = gpt::build(dram_base, dram_size) {
-            println!("EL3: GPCCR_EL3.L0GPTSZ = {l0gptsz}: only 1 GiB L0 entries are supported");
-            exit(fatal::EXIT_FATAL);
-        }
+        let dram_size = match gpt::build(dram_base, dram_size) {
+            Ok(covered) => {
+                if covered < dram_size {
+                    println!(
+                        "EL3: only the first {} GiB of DRAM can be delegated (gpt::MAX_DRAM); the rest stays Non-secure",
+                        covered >> 30
+                    );
+                }
+                covered
+            }
+            Err(l0gptsz) => {
+                println!("EL3: GPCCR_EL3.L0GPTSZ = {l0gptsz}: only 1 GiB L0 entries are supported");
+                exit(fatal::EXIT_FATAL);
+            }
+        };
         let cpu = cpu_init(index);
         // The primary never waits in the pen before its first CPU_OFF (see `psci::park`).
         gic::pen_sgi_enable(false);
@@ -288,9 +306,21 @@ mod firmware {
             }
             None => NS_PAYLOAD_BASE,
         };
-        println!("EL3: entering the Normal world at {entry:#x} (NS-EL2) on CPU {}, x0 = DTB {DRAM_BASE:#x}", cpu.index);
+        let dtb = if quirks::on(Quirk::NoDtb) {
+            quirks::erase_device_tree(DRAM_BASE);
+            println!("EL3: device tree at {DRAM_BASE:#x} erased (quirk no-dtb)");
+            0
+        } else if quirks::on(Quirk::DtbNotInX0) {
+            0
+        } else {
+            DRAM_BASE
+        };
+        println!(
+            "EL3: entering the Normal world at {entry:#x} (NS-EL2) on CPU {}, x0 = {dtb:#x}",
+            cpu.index
+        );
         let scr = scr(World::NonSecure, &cpu.features);
-        cpu.enter_fresh(World::NonSecure, entry, [DRAM_BASE, 0, 0, 0], scr)
+        cpu.enter_fresh(World::NonSecure, entry, [dtb, 0, 0, 0], scr)
     }
 
     #[no_mangle]
@@ -324,7 +354,8 @@ mod firmware {
         if kind != entry::kind::LOWER_SYNC || esr >> 26 != 0x17 {
             fatal::lower(cpu.ctx(world), kind);
         }
-        if world == World::NonSecure && perf::is_perf(cpu.ns.x[0]) {
+        if world == World::NonSecure && perf::is_perf(cpu.ns.x[0]) && !quirks::on(Quirk::NoPerfSip)
+        {
             return perf::handle(cpu, t_in);
         }
         cpu.perf.entered(world, t_in);
