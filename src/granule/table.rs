@@ -30,6 +30,13 @@ pub enum BankError {
         /// The base PA of the second of the two, in address order.
         base: u64,
     },
+    /// The allocator cannot hold the table.
+    OutOfMemory {
+        /// Granules in all banks.
+        granules: usize,
+        /// Bytes the table needs.
+        bytes: usize,
+    },
 }
 
 /// One DRAM bank: granules `[base, end)` are table entries `first..`.
@@ -81,8 +88,18 @@ impl GranuleTable {
         if banks.is_empty() {
             return Err(BankError::NoBanks);
         }
-        let granules = (0..count).map(|_| Granule::new()).collect();
-        Ok(Self { banks, granules })
+        let mut granules = Vec::new();
+        granules
+            .try_reserve_exact(count)
+            .map_err(|_| BankError::OutOfMemory {
+                granules: count,
+                bytes: count.saturating_mul(core::mem::size_of::<Granule>()),
+            })?;
+        granules.extend((0..count).map(|_| Granule::new()));
+        Ok(Self {
+            banks,
+            granules: granules.into_boxed_slice(),
+        })
     }
 
     /// The index of the granule that holds `pa`, or `None` if `pa` is not delegable.
@@ -188,6 +205,19 @@ mod tests {
         assert_eq!(
             GranuleTable::new(&[(0x10_0000, MIB), (0x18_0000, MIB)]).err(),
             Some(BankError::Overlap { base: 0x18_0000 })
+        );
+    }
+
+    #[test]
+    fn a_table_the_allocator_cannot_hold_is_an_error_not_an_abort() {
+        // 2^62 bytes of DRAM: a 2^53-byte table, more than a 48-bit address space can map.
+        let granules = 1usize << 50;
+        assert_eq!(
+            GranuleTable::new(&[(1 << 62, 1 << 62)]).err(),
+            Some(BankError::OutOfMemory {
+                granules,
+                bytes: granules * core::mem::size_of::<super::Granule>(),
+            })
         );
     }
 }

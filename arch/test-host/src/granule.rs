@@ -22,6 +22,12 @@ impl Granule {
         (inside && pa.is_multiple_of(GRANULE_SIZE)).then_some(Self(pa))
     }
 
+    /// The granule at `pa` (aligned), outside the pool: Normal-world DRAM that the caller
+    /// knows nothing else uses (the last granule of DRAM, past everything loaded).
+    pub const fn unused_dram(pa: u64) -> Self {
+        Self(pa & !(GRANULE_SIZE - 1))
+    }
+
     /// Its physical address.
     pub const fn pa(self) -> u64 {
         self.0

@@ -1,7 +1,8 @@
 //! The test host: a bare-metal Normal-world payload at NS-EL2 that runs RMI scenarios on QEMU
 //! (or, with fw_cfg `opt/rmm/test-host` = `perf`, the REC enter/exit measurements of [`perf`]).
 //!
-//! Booted by the EL3 firmware on CPU 0 at 0x6000_0000 with x0 = DTB address, MMU off. It runs
+//! Booted by the EL3 firmware on CPU 0 at 0x6000_0000 with x0 = DTB address (or anything: the
+//! tree QEMU placed at the start of DRAM is used then), MMU off. It runs
 //! the scenarios of `scenarios/` in order, each printing `PASS <name>` or `FAIL <name>: <why>`,
 //! then `test-host: N passed, M failed`, and exits QEMU through semihosting with status 0 if
 //! everything passed (1 otherwise), or PSCI SYSTEM_OFF without semihosting.
@@ -19,7 +20,7 @@ mod entry;
 #[cfg(target_os = "none")]
 mod exceptions;
 #[cfg(target_os = "none")]
-mod fdt;
+mod gic;
 #[cfg(target_os = "none")]
 mod granule;
 #[cfg(target_os = "none")]
@@ -53,32 +54,71 @@ extern "C" fn primary_main(dtb: u64) -> ! {
         rmm_arch::read_sysreg!("mpidr_el1"),
         dtb
     );
-    let cpus = match fdt::count_cpus(dtb) {
+    let tree = device_tree(dtb);
+    let Some((dram_base, dram_size)) = tree.memory() else {
+        println!("FAIL test-host/device_tree: it has no memory node");
+        report::exit_now(false)
+    };
+    println!(
+        "test-host: DRAM {:#x}..{:#x} ({} MiB)",
+        dram_base,
+        dram_base + dram_size,
+        dram_size >> 20
+    );
+    let cpus = match tree.cpus(&mut []) {
         Some(n) if (1..=cpu::MAX_CPUS).contains(&n) => n,
         Some(n) => {
             println!(
-                "test-host: the DTB lists {} CPUs; using {}",
+                "test-host: the device tree lists {} CPUs; using {}",
                 n,
                 cpu::MAX_CPUS
             );
             n.clamp(1, cpu::MAX_CPUS)
         }
         None => {
-            println!("test-host: no valid DTB at {:#x}; using 1 CPU", dtb);
-            1
+            println!("FAIL test-host/device_tree: its /cpus node is corrupt");
+            report::exit_now(false)
         }
     };
     println!("test-host: {} CPUs", cpus);
+    gic::init();
     let mut pool = granule::Pool::new();
     if perf_mode() {
         perf::run(&mut pool);
     }
     scenarios::version::run();
-    scenarios::delegate::run(&mut pool);
+    scenarios::delegate::run(&mut pool, dram_base + dram_size);
     scenarios::realm::run(&mut pool, cpus);
     realm_payload::run(&mut pool, cpus);
     scenarios::sve::run(&mut pool);
     report::finish()
+}
+
+/// The device tree: the one x0 points to, else the one QEMU `virt` places at the start of DRAM
+/// (said on the console). Without one the run fails: the CPUs cannot be known.
+#[cfg(target_os = "none")]
+fn device_tree(x0: u64) -> rmm_arch::fdt::Fdt<'static> {
+    use console::println;
+    use rmm_arch::fdt::Fdt;
+    use rmm_arch::layout::qemu::DRAM_BASE;
+    // SAFETY: with the MMU off, reads of NS DRAM, which nothing writes while the test host
+    // runs; `Fdt::at` checks the alignment and reads no further than the header allows.
+    if let Some(tree) = unsafe { Fdt::at(x0) } {
+        return tree;
+    }
+    // SAFETY: as above; QEMU `virt` puts its tree at the start of DRAM.
+    if let Some(tree) = unsafe { Fdt::at(DRAM_BASE) } {
+        println!(
+            "test-host: x0 = {:#x} is not a device tree; using the one QEMU virt placed at {:#x}",
+            x0, DRAM_BASE
+        );
+        return tree;
+    }
+    println!(
+        "FAIL test-host/device_tree: none at x0 = {:#x} nor at {:#x} (QEMU virt's place): the CPUs are unknown",
+        x0, DRAM_BASE
+    );
+    report::exit_now(false)
 }
 
 /// Whether `scripts/perf` asked for the perf mode (fw_cfg `opt/rmm/test-host` = `perf`).

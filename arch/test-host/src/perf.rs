@@ -89,6 +89,14 @@ pub fn run(pool: &mut Pool) -> ! {
         .filter(|&n| n > 0)
         .unwrap_or(ROUND_TRIPS);
     println!("PERF cntfrq={} round-trips={}", freq, n);
+    let [reset, ..] = sip(PERF_RESET);
+    if reset != 0 {
+        println!(
+            "FAIL perf/el3_counters: EL3 answered PERF_RESET with {:#x}: it does not implement the perf SiP calls (rmm_arch::perf), which only the project's EL3 firmware (arch/qemu-el3) has",
+            reset
+        );
+        crate::report::exit_now(false)
+    }
     let switch = null_switch(n);
     let mut ok = true;
     for variant in &VARIANTS {

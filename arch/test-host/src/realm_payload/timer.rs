@@ -9,7 +9,6 @@
 use crate::granule::Granule;
 use crate::params::{pending_lr, ENTER_LRS, EXIT_IRQ, EXIT_LRS};
 use crate::report::{Outcome, Why};
-use rmm_arch::layout::qemu::{GICR_BASE, GICR_STRIDE};
 use rmm_arch::realm_report::{Step, PTIMER_INTID, VTIMER_INTID};
 use rmm_arch::{isb, read_sysreg, write_sysreg};
 
@@ -18,10 +17,9 @@ const EXIT_CNTP_CTL: usize = 0x800 + 0x400;
 const EXIT_CNTP_CVAL: usize = 0x800 + 0x408;
 const EXIT_CNTV_CTL: usize = 0x800 + 0x410;
 const EXIT_CNTV_CVAL: usize = 0x800 + 0x418;
-/// GICR_ISENABLER0 and GICR_ICENABLER0 in a redistributor's SGI frame; GICR_TYPER.
+/// GICR_ISENABLER0 and GICR_ICENABLER0 in a redistributor's SGI frame.
 const GICR_ISENABLER0: u64 = 0x1_0000 + 0x100;
 const GICR_ICENABLER0: u64 = 0x1_0000 + 0x180;
-const GICR_TYPER: u64 = 0x8;
 
 /// Whether a timer with control value `ctl` asserts its output: ENABLE, ISTATUS, not IMASK.
 fn asserts(ctl: u64) -> bool {
@@ -95,30 +93,11 @@ impl RecTimers {
     }
 }
 
-/// The redistributor frame of this CPU (GICR_TYPER.Affinity = MPIDR), if found.
-fn redistributor() -> Option<u64> {
-    let mpidr = read_sysreg!("mpidr_el1");
-    let affinity = (mpidr & 0xff_ffff) | (mpidr >> 32 & 0xff) << 24;
-    for i in 0..64 {
-        let frame = GICR_BASE + i * GICR_STRIDE;
-        // SAFETY: GICR_TYPER of a frame in the redistributor region: the walk stops at the
-        // frame with GICR_TYPER.Last (bit 4). A read with no side effect.
-        let typer = unsafe { core::ptr::read_volatile((frame + GICR_TYPER) as *const u64) };
-        if typer >> 32 == affinity {
-            return Some(frame);
-        }
-        if typer & 1 << 4 != 0 {
-            break;
-        }
-    }
-    None
-}
-
 /// Enables (or disables) the EL1 timers' PPIs at this CPU's redistributor and Group 1
 /// interrupts at its CPU interface (PSTATE.I stays masked at NS-EL2: a pending PPI only ends
 /// a realm's run).
 pub fn enable_ppis(on: bool) -> Outcome {
-    let Some(frame) = redistributor() else {
+    let Some(frame) = crate::gic::redistributor() else {
         return Err(Why::new(format_args!("no redistributor for this CPU")));
     };
     let bits = (1u32 << VTIMER_INTID) | (1 << PTIMER_INTID);

@@ -14,7 +14,12 @@ const PATTERN: u64 = 0xa5a5_0000_0000_0000;
 /// ESR_EL2 of a data read taking a GPF at NS-EL2: EC 0x25, IL, DFSC 0x28 (GPF, not on walk).
 const ESR_GPF_READ: u64 = 0x9600_0028;
 
-pub fn run(pool: &mut Pool) {
+/// The scenarios; `dram_end` is the end of DRAM the device tree gives.
+pub fn run(pool: &mut Pool, dram_end: u64) {
+    check(
+        format_args!("granule_delegate_last_of_dram"),
+        last_of_dram(dram_end),
+    );
     let granules: [Granule; COUNT] = core::array::from_fn(|_| pool.alloc());
     for (i, g) in granules.iter().enumerate() {
         g.fill(PATTERN | i as u64);
@@ -141,4 +146,35 @@ fn zero_and_writable(granules: &[Granule]) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// The last granule of DRAM is delegable and comes back wiped (the GPT and the RMM's granule
+/// table cover all of DRAM, whatever `-m` says); the granule just past DRAM is refused
+/// (B4.3.5 gran_bound: RMI_ERROR_INPUT).
+fn last_of_dram(dram_end: u64) -> Outcome {
+    let last = Granule::unused_dram(dram_end - rmm_arch::GRANULE_SIZE);
+    last.fill(PATTERN);
+    rmi!(
+        format_args!("GRANULE_DELEGATE({:#x})", last.pa()),
+        call::granule_delegate(last.pa())
+    );
+    let faulted = matches!(probe_read(last.pa()), Probe::Faulted { .. });
+    rmi!(
+        format_args!("GRANULE_UNDELEGATE({:#x})", last.pa()),
+        call::granule_undelegate(last.pa())
+    );
+    if !faulted {
+        fail!("the host read the delegated granule {:#x}", last.pa());
+    }
+    if let Some(offset) = last.find_not(0) {
+        fail!("granule {:#x} not wiped at +{:#x}", last.pa(), offset);
+    }
+    match call::granule_delegate(dram_end) {
+        Ok(()) => fail!("GRANULE_DELEGATE({:#x}) past DRAM succeeded", dram_end),
+        Err(e) if e.status() == ERROR_INPUT => Ok(()),
+        Err(e) => fail!(
+            "GRANULE_DELEGATE past DRAM: {}, expected RMI_ERROR_INPUT",
+            e
+        ),
+    }
 }
