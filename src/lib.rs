@@ -32,6 +32,7 @@ pub mod rec;
 pub mod rmi;
 pub mod rsi;
 pub mod rtt;
+pub mod smccc;
 pub mod spinlock;
 pub mod sync;
 

@@ -10,7 +10,7 @@
 //! reached only through the fault-tolerant copies [`Platform::ns_read`] and
 //! [`Platform::ns_write`].
 
-use crate::rec::{RealmTrap, VcpuContext};
+use crate::rec::{IdRegisters, RealmTrap, VcpuContext};
 use crate::sync::{MemoryWord, Ordering};
 
 /// The memory of one granule, as 64-bit words.
@@ -134,6 +134,10 @@ pub trait Platform: Sync {
 
     /// The processor's features.
     fn cpu_features(&self) -> CpuFeatures;
+
+    /// The processor's ID registers (the space HCR_EL2.TID3 traps), from which a realm's are
+    /// made ([`crate::rec::id_registers`]).
+    fn id_registers(&self) -> &IdRegisters;
 
     /// Whether a physical interrupt is pending on CPU `cpu` (ISR_EL1 on aarch64), for
     /// long-running RSI commands to stop and let the host take it (RSI_ATTESTATION_TOKEN_CONTINUE,

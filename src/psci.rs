@@ -12,6 +12,7 @@ use crate::platform::Platform;
 use crate::realm::RealmState;
 use crate::rec::{ExitKind, Handled, Stage2, VcpuContext};
 use crate::rmi::params::{RecExit, RecExitReason};
+use crate::smccc::SMCCC_VERSION;
 
 /// PSCI_VERSION.
 pub const PSCI_VERSION: u64 = 0x8400_0000;
@@ -133,8 +134,10 @@ pub fn handle<P: Platform>(
     match fid {
         PSCI_VERSION => answer(vcpu, PSCI_REVISION),
         PSCI_FEATURES => {
-            // B6.3.5.3 `func_ok`, `func_not_ok`: psci_func_id is X1[31:0].
-            let supported = IMPLEMENTED.contains(&(x1 & u64::from(u32::MAX)));
+            // B6.3.5.3 `func_ok`, `func_not_ok`: psci_func_id is X1[31:0]. SMCCC_VERSION is
+            // reported too: SMCCC discovery asks for it here (SMCCC 1.1+, and Linux does).
+            let function = x1 & u64::from(u32::MAX);
+            let supported = IMPLEMENTED.contains(&function) || function == SMCCC_VERSION;
             let result = match supported {
                 true => PsciReturn::Success,
                 false => PsciReturn::NotSupported,

@@ -185,11 +185,13 @@ fn psci_features_lists_the_functions() {
     for fid in implemented {
         assert_eq!(w.call(&[PSCI_FEATURES, fid])[0], SUCCESS_P, "{fid:#x}");
     }
+    // SMCCC discovery: PSCI_FEATURES reports SMCCC_VERSION (and only it of SMCCC's functions).
+    assert_eq!(w.call(&[PSCI_FEATURES, 0x8000_0000])[0], SUCCESS_P);
     for fid in [
         0x8400_0005,
         0xC400_0005,
         0x8400_000E,
-        0x8000_0000,
+        0x8000_0001,
         0xC400_0190,
         0,
     ] {

@@ -42,6 +42,7 @@
 //! | [`IMM_DONE`] 2    | all steps run     | [0] steps passed, [1] steps failed (realm's own count) |
 //! | [`IMM_REQUEST`] 3 | ask the host      | [0] request ([`REQUEST_MMIO_VALUE`], [`REQUEST_CHALLENGE`]); the host answers in gprs |
 //! | [`IMM_TOKEN`] 4   | token in shared   | [0] Unprotected IPA of the copy (`UNPROTECTED_BASE + SHARED_OFFSET`), [1] length in bytes |
+//! | [`IMM_ID_REGS`] 5 | ID registers      | [0] index of the first (`(CRm - 1) * 8 + op2`), [1..=7] [`ID_REGS_PER_CALL`] values as the realm read them |
 //!
 //! Requests:
 //! - [`REQUEST_MMIO_VALUE`]: the host answers gprs[0] = the value it will return for the
@@ -78,6 +79,26 @@
 //!   RmiRecExit (RMM spec A6.2) and injects its PPI ([`VTIMER_INTID`], [`PTIMER_INTID`]) in a
 //!   list register: [2] the INTID acknowledged, [3] CNTx_CTL_EL0 then (ENABLE | ISTATUS),
 //!   [4] CNTx_CVAL_EL0, which the host compares with the exit's.
+//!
+//! - [`Step::SmcccVersion`]: [2] SMCCC_VERSION, [3] PSCI_FEATURES(SMCCC_VERSION); the host
+//!   checks the version against the processor's SVE and SME (RMM spec B1.1).
+//! - [`Step::SmcccArchFeatures`]: SMCCC_ARCH_FEATURES of [2] SMCCC_VERSION (0), [3]
+//!   SMCCC_ARCH_WORKAROUND_1 and [4] SMCCC_ARCH_SOC_ID (both NOT_SUPPORTED).
+//! - [`Step::SmcccUnknown`]: SMCs of no interface the RMM implements return NOT_SUPPORTED and
+//!   leave x1..x17 as they were: [2] functions tried, [3] the first that misbehaved (or 0),
+//!   [4] its x0.
+//! - [`Step::SgiWrite`]: the realm writes [2] to ICC_SGI1R_EL1, [3] to ICC_ASGI1R_EL1, [4] to
+//!   ICC_SGI0R_EL1; each is a REC exit due to a trapped MSR (RMI_EXIT_SYNC, EC 0x18) with the
+//!   value in gprs[0], which the host checks, and the realm resumes after the instruction.
+//! - [`Step::IdRegisters`]: after sending the whole ID register space in [`IMM_ID_REGS`] host
+//!   calls: [2] the number sent; the host checks every field.
+//! - [`Step::Mops`]: [2] ID_AA64ISAR2_EL1.MOPS; where it is advertised the realm copies and
+//!   sets memory with the FEAT_MOPS instructions (UNDEFINED unless HCRX_EL2.MSCEn): [3] 1 if
+//!   the bytes are right.
+//! - [`Step::GicVmcr`]: the realm wrote [2] to ICC_PMR_EL1 with Group 1 enabled; the host finds
+//!   them in the exit's gicv3_vmcr (VPMR, VENG1) and enters the REC next with
+//!   ICH_HCR_EL2.UIE set. [`Step::GicMisr`]: the host finds ICH_MISR_EL2.U in that exit's
+//!   gicv3_misr.
 //!
 //! After [`IMM_DONE`] the realm calls PSCI_SYSTEM_OFF (REC exit due to PSCI with that FID);
 //! after an unexpected exception or a panic it reports the failure and does the same.
@@ -136,6 +157,16 @@ pub const IMM_DONE: u16 = 2;
 pub const IMM_REQUEST: u16 = 3;
 /// Host call `imm`: the attestation token is in the shared granules.
 pub const IMM_TOKEN: u16 = 4;
+/// Host call `imm`: [`ID_REGS_PER_CALL`] ID registers.
+pub const IMM_ID_REGS: u16 = 5;
+/// ID registers an [`IMM_ID_REGS`] host call carries (the host reads gprs 0..8 of an exit).
+pub const ID_REGS_PER_CALL: usize = 7;
+
+/// What the realm writes to ICC_SGI1R_EL1, ICC_ASGI1R_EL1 and ICC_SGI0R_EL1: SGI 5 to the
+/// REC with Aff0 1, SGI 6 to Aff0 2, SGI 7 to all but self (IRM).
+pub const SGI_WRITES: [u64; 3] = [5 << 24 | 1 << 1, 6 << 24 | 1 << 2, 7 << 24 | 1 << 40];
+/// What the realm writes to ICC_PMR_EL1 before [`Step::GicVmcr`].
+pub const GIC_PMR: u64 = 0xe8;
 
 /// gprs[1] of a step: passed.
 pub const PASS: u64 = 0;
@@ -193,11 +224,19 @@ pub enum Step {
     AffinityOn = 28,
     CpuOnRunning = 29,
     CpuOnAgain = 30,
+    SmcccVersion = 31,
+    SmcccArchFeatures = 32,
+    SmcccUnknown = 33,
+    SgiWrite = 34,
+    IdRegisters = 35,
+    Mops = 36,
+    GicVmcr = 37,
+    GicMisr = 38,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 30] = [
+    pub const ALL: [Step; 38] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -228,6 +267,14 @@ impl Step {
         Step::AffinityOn,
         Step::CpuOnRunning,
         Step::CpuOnAgain,
+        Step::SmcccVersion,
+        Step::SmcccArchFeatures,
+        Step::SmcccUnknown,
+        Step::SgiWrite,
+        Step::IdRegisters,
+        Step::Mops,
+        Step::GicVmcr,
+        Step::GicMisr,
     ];
 
     /// The step with id `id`.
@@ -268,6 +315,14 @@ impl Step {
             Step::AffinityOn => "psci_affinity_info_on",
             Step::CpuOnRunning => "psci_cpu_on_running",
             Step::CpuOnAgain => "psci_cpu_on_again",
+            Step::SmcccVersion => "smccc_version",
+            Step::SmcccArchFeatures => "smccc_arch_features",
+            Step::SmcccUnknown => "smccc_unknown_function",
+            Step::SgiWrite => "sgi_write_resumes",
+            Step::IdRegisters => "id_regs_read",
+            Step::Mops => "id_regs_mops_works",
+            Step::GicVmcr => "gic_exit_vmcr",
+            Step::GicMisr => "gic_exit_misr",
         }
     }
 }

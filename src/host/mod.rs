@@ -21,6 +21,7 @@ pub use platform::{HostPlatform, RealmModel};
 
 use crate::granule::GranuleState;
 use crate::platform::CpuFeatures;
+use crate::rec::IdRegisters;
 use crate::Rmm;
 use std::vec::Vec;
 
@@ -53,6 +54,18 @@ const HOST_CPU: CpuFeatures = CpuFeatures {
     vmid_bits: 16,
 };
 
+/// The ID registers of the simulated processor: every field of the AArch64 feature registers
+/// (CRm 4 to 7) at 1, so that a field passed to a realm reads 1 and a hidden one 0; the
+/// AArch32 registers 1 as well; ID_AA64DFR0_EL1 as [`HOST_CPU`] says: DebugVer 8.0, PMUVer 1,
+/// 6 breakpoints (2 context-aware), 4 watchpoints.
+pub fn host_id_registers() -> IdRegisters {
+    let mut ids = IdRegisters([0x1111_1111_1111_1111; IdRegisters::COUNT]);
+    if let Some(dfr0) = IdRegisters::index(5, 0) {
+        ids.0[dfr0] = 0x6 | 1 << 8 | 5 << 12 | 3 << 20 | 1 << 28;
+    }
+    ids
+}
+
 /// A simulated machine running the RMM. `Sync`: one thread per CPU may call it at once.
 pub struct Machine {
     rmm: Rmm<HostPlatform>,
@@ -78,6 +91,7 @@ impl Machine {
         let platform = HostPlatform {
             memory: memory::PhysMemory::new(&config.dram),
             features: HOST_CPU,
+            id_registers: host_id_registers(),
             tlbi: Default::default(),
             realm_model: Default::default(),
             pending_interrupts: Default::default(),

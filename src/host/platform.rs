@@ -5,7 +5,7 @@ use super::memory::{Pas, PhysMemory};
 use crate::platform::{
     CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform, RealmMemory,
 };
-use crate::rec::{RealmTrap, VcpuContext};
+use crate::rec::{IdRegisters, RealmTrap, VcpuContext};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -32,6 +32,7 @@ pub trait RealmModel: Send + Sync {
 pub struct HostPlatform {
     pub(super) memory: PhysMemory,
     pub(super) features: CpuFeatures,
+    pub(super) id_registers: IdRegisters,
     /// TLB invalidations so far: by IPA range, by VMID. There is no TLB on the host; tests
     /// check that the RMM asks for invalidation where the architecture needs it.
     pub(super) tlbi: [AtomicU64; 2],
@@ -99,6 +100,10 @@ impl Platform for HostPlatform {
 
     fn cpu_features(&self) -> CpuFeatures {
         self.features
+    }
+
+    fn id_registers(&self) -> &IdRegisters {
+        &self.id_registers
     }
 
     fn interrupt_pending(&self, _cpu: usize) -> bool {

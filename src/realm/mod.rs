@@ -3,5 +3,5 @@
 mod rd;
 mod vmid;
 
-pub use rd::{Rd, RealmConfig, RealmState, MEASUREMENT_COUNT};
+pub use rd::{Rd, RealmConfig, RealmFeatures, RealmState, MEASUREMENT_COUNT};
 pub use vmid::VmidSet;

@@ -14,6 +14,8 @@
 //! | 7      | rec_index                     | under the RD lock                        |
 //! | 8..16  | rpv                           | once                                     |
 //! | 16..56 | measurements[5], 64 B each    | under the RD lock                        |
+//! | 56     | features: flags (RmiRealmFlags) | once                                   |
+//! | 57     | features: sve_vl, num_bps, num_wps, pmu_num_ctrs (a byte each) | once    |
 //!
 //! "Once" fields are written by REALM_CREATE before the RD granule's transition to RD, whose
 //! Release publishes them: a CPU that locked the RD, holds a reference to it, or read its
@@ -45,6 +47,8 @@ const HASH_ALGO: usize = 6;
 const REC_INDEX: usize = 7;
 const RPV: usize = 8;
 const MEASUREMENTS: usize = 16;
+const FEATURE_FLAGS: usize = 56;
+const FEATURE_COUNTS: usize = 57;
 /// Words per measurement (64 bytes).
 const MEASUREMENT_WORDS: usize = 8;
 /// Number of measurements: the RIM and four REMs (spec A7.1).
@@ -65,6 +69,55 @@ pub struct RealmConfig {
     pub vmid: u16,
     /// Measurement hash algorithm (RmiHashAlgorithm encoding).
     pub hash_algo: u8,
+    /// The CPU features the host chose for the realm.
+    pub features: RealmFeatures,
+}
+
+/// The CPU features a realm was created with (RmiRealmParams, B4.4.12; A3.1.2 to A3.1.5):
+/// what its ID registers advertise and what it may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealmFeatures {
+    /// LPA2 translation tables (RmiRealmFlags.lpa2).
+    pub lpa2: bool,
+    /// SVE, and its vector length encoding ((sve_vl + 1) * 128 bits), if enabled.
+    pub sve_vl: Option<u8>,
+    /// The PMU, and its number of event counters, if enabled.
+    pub pmu_num_ctrs: Option<u8>,
+    /// Breakpoints, minus one (ID_AA64DFR0_EL1.BRPs encoding).
+    pub num_bps: u8,
+    /// Watchpoints, minus one (ID_AA64DFR0_EL1.WRPs encoding).
+    pub num_wps: u8,
+}
+
+impl RealmFeatures {
+    /// RmiRealmFlags bits: lpa2, sve, pmu (B4.4.11).
+    const LPA2: u64 = 1 << 0;
+    const SVE: u64 = 1 << 1;
+    const PMU: u64 = 1 << 2;
+
+    /// The RD words that hold them.
+    fn encode(&self) -> [u64; 2] {
+        let flags = u64::from(self.lpa2) * Self::LPA2
+            | u64::from(self.sve_vl.is_some()) * Self::SVE
+            | u64::from(self.pmu_num_ctrs.is_some()) * Self::PMU;
+        let counts = u64::from(self.sve_vl.unwrap_or(0))
+            | u64::from(self.num_bps) << 8
+            | u64::from(self.num_wps) << 16
+            | u64::from(self.pmu_num_ctrs.unwrap_or(0)) << 24;
+        [flags, counts]
+    }
+
+    /// The inverse of [`Self::encode`].
+    fn decode([flags, counts]: [u64; 2]) -> Self {
+        let byte = |n: u32| (counts >> (8 * n)) as u8;
+        Self {
+            lpa2: flags & Self::LPA2 != 0,
+            sve_vl: (flags & Self::SVE != 0).then_some(byte(0)),
+            pmu_num_ctrs: (flags & Self::PMU != 0).then_some(byte(3)),
+            num_bps: byte(1),
+            num_wps: byte(2),
+        }
+    }
 }
 
 /// A view of an RD granule's memory.
@@ -101,6 +154,9 @@ impl<'a> Rd<'a> {
         self.set(RTT_BASE, config.rtt_base);
         self.set(VMID, config.vmid.into());
         self.set(HASH_ALGO, config.hash_algo.into());
+        let [flags, counts] = config.features.encode();
+        self.set(FEATURE_FLAGS, flags);
+        self.set(FEATURE_COUNTS, counts);
         self.set(REC_INDEX, 0);
         self.set_bytes(RPV, rpv);
         self.set_measurement(0, rim);
@@ -115,7 +171,13 @@ impl<'a> Rd<'a> {
             rtt_base: self.get(RTT_BASE),
             vmid: self.get(VMID) as u16,
             hash_algo: self.get(HASH_ALGO) as u8,
+            features: self.features(),
         }
+    }
+
+    /// The realm's CPU features.
+    pub fn features(&self) -> RealmFeatures {
+        RealmFeatures::decode([self.get(FEATURE_FLAGS), self.get(FEATURE_COUNTS)])
     }
 
     /// The realm's state.
@@ -194,6 +256,13 @@ mod tests {
             rtt_base: 0x8800_0000,
             vmid: 0x1234,
             hash_algo: 1,
+            features: RealmFeatures {
+                lpa2: true,
+                sve_vl: Some(15),
+                pmu_num_ctrs: Some(6),
+                num_bps: 5,
+                num_wps: 3,
+            },
         };
         let rpv: [u8; 64] = core::array::from_fn(|i| i as u8);
         let rim = [0xabu8; 64];

@@ -5,10 +5,10 @@ use super::stage2::{protected_access, ProtectedAccess, Stage2};
 use super::vcpu::{esr, fault_ipa, RealmTrap, VcpuContext};
 use super::{Rec, RipasChange};
 use crate::platform::Platform;
-use crate::psci;
 use crate::rmi::params::{RecExit, RecExitReason};
 use crate::rsi;
 use crate::rtt::Level;
+use crate::{psci, smccc};
 
 /// SMCCC NOT_SUPPORTED, for a realm SMC outside PSCI and RSI (A4.3.4).
 pub const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
@@ -130,17 +130,7 @@ pub fn handle<P: Platform>(
             Handled::Resume
         }
         esr::EC_SMC64 => smc(vcpu, stage2, rec, out),
-        esr::EC_SYSREG => {
-            // Emulated by the RMM: reads as zero, writes ignored, until ID registers are
-            // modelled.
-            let rt = ((trap_esr >> 5) & 31) as usize;
-            let read = trap_esr & 1 != 0;
-            if read && rt < 31 {
-                vcpu.gprs[rt] = 0;
-            }
-            vcpu.pc += 4;
-            Handled::Resume
-        }
+        esr::EC_SYSREG => super::sysreg::handle(stage2.rmm().platform(), trap_esr, vcpu, rec, out),
         esr::EC_IABT_LOWER | esr::EC_DABT_LOWER => abort(trap_esr, far, hpfar, vcpu, stage2, out),
         _ => {
             inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
@@ -161,6 +151,9 @@ fn smc<P: Platform>(
     let fid = vcpu.gprs[0] & u64::from(u32::MAX) & !SMCCC_SVE_HINT;
     vcpu.pc += 4;
     if let Some(handled) = psci::handle(fid, vcpu, stage2, out) {
+        return handled;
+    }
+    if let Some(handled) = smccc::handle(fid, vcpu, stage2.rmm().platform().id_registers()) {
         return handled;
     }
     if let Some(handled) = rsi::handle(fid, vcpu, stage2, rec, out) {

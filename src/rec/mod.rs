@@ -32,10 +32,13 @@
 //! | 88      | host_call_addr: IPA of the pending RsiHostCall          |
 //! | 89      | attest_failed: the token generation begun cannot finish |
 //! | 90..93  | CNTV_CTL, CNTV_CVAL, CNTP_CTL, CNTP_CVAL at the last exit |
+//! | 94      | ICH_VMCR_EL2 at the last exit (the realm's virtual CPU interface) |
 //! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
 mod exit;
+pub mod id_registers;
 mod stage2;
+pub mod sysreg;
 pub mod timer;
 mod vcpu;
 
@@ -43,6 +46,7 @@ pub use exit::{
     complete_mmio, handle, host_injected_sea, inject, protected_abort, ExitKind, Handled,
     SMCCC_NOT_SUPPORTED,
 };
+pub use id_registers::IdRegisters;
 pub use stage2::{protected_access, ProtectedAccess, Stage2};
 pub use timer::{TimerOutputs, Timers};
 pub use vcpu::{esr, fault_ipa, hpfar, El1Exception, RealmTrap, VcpuContext};
@@ -81,6 +85,7 @@ const EL1: usize = 80;
 const HOST_CALL_ADDR: usize = 88;
 const ATTEST_FAILED: usize = 89;
 const TIMERS: usize = 90;
+const GIC_VMCR: usize = 94;
 
 /// Words of the REC granule the platform keeps its own per-REC state in (on aarch64: the
 /// realm's EL1 system registers, timers and GIC state between runs). Zero at REC_CREATE, as
@@ -320,6 +325,7 @@ impl<'a> Rec<'a> {
             cntp_ctl,
             cntp_cval,
         };
+        vcpu.gic_vmcr = self.get(GIC_VMCR);
         vcpu
     }
 
@@ -344,6 +350,7 @@ impl<'a> Rec<'a> {
         {
             self.set(TIMERS + i, value);
         }
+        self.set(GIC_VMCR, vcpu.gic_vmcr);
     }
 
     /// The last exit's syndrome: ESR_EL2, FAR_EL2, HPFAR_EL2, as taken.

@@ -23,6 +23,11 @@ pub struct VcpuContext {
     pub gic_hcr: u64,
     /// See `gic_hcr`.
     pub gic_lrs: [u64; 16],
+    /// ICH_VMCR_EL2: the realm's virtual CPU interface controls, loaded on entry and saved at
+    /// every trap (and reported on exit, A6.1).
+    pub gic_vmcr: u64,
+    /// ICH_MISR_EL2 when the realm's run ended, for the exit (A6.1).
+    pub gic_misr: u64,
     /// The realm's EL1 timers: loaded on entry, saved at every trap (A6.2).
     pub timers: Timers,
     /// The timers whose hardware signal is masked while the realm runs: those asserted at the
@@ -88,6 +93,8 @@ pub mod esr {
     pub const EC_UNKNOWN: u64 = 0x00;
     /// EC field.
     pub const EC_SHIFT: u32 = 26;
+    /// The EC field's bits.
+    pub const EC_MASK: u64 = 0x3f << EC_SHIFT;
     /// IL: 32-bit instruction.
     pub const IL: u64 = 1 << 25;
     /// Data abort ISS: ISV, the syndrome below is valid.

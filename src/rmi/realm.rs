@@ -5,7 +5,7 @@ use super::{feature_register_0, granule_at, lock_delegated, read_host_page, RmiE
 use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::rim_init;
 use crate::platform::Platform;
-use crate::realm::{Rd, RealmConfig, RealmState};
+use crate::realm::{Rd, RealmConfig, RealmFeatures, RealmState};
 use crate::rtt::{write_entry, Ripas, RttConfig, RttEntry, MAX_START_RTTS, RTT_ENTRIES};
 use crate::{Rmm, GRANULE_SIZE};
 
@@ -76,6 +76,13 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
         rtt_base: params.rtt_base,
         vmid: params.vmid,
         hash_algo: params.hash_algo.to_rmi(),
+        features: RealmFeatures {
+            lpa2: params.flags.lpa2(),
+            sve_vl: params.flags.sve().then_some(params.sve_vl),
+            pmu_num_ctrs: params.flags.pmu().then_some(params.pmu_num_ctrs),
+            num_bps: params.num_bps,
+            num_wps: params.num_wps,
+        },
     };
     let rim = rim_init(&params.measured());
     Rd::new(rmm.platform().granule(rd)).init(&config, &params.rpv, rim.as_bytes());

@@ -165,6 +165,8 @@ pub(super) fn enter<P: Platform>(
     rec.set_last_exit(syndrome);
     exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
     exit.gicv3_lrs = vcpu.gic_lrs;
+    exit.gicv3_misr = vcpu.gic_misr;
+    exit.gicv3_vmcr = vcpu.gic_vmcr;
     vcpu.timers.report(&mut exit); // A6.2: on every exit
     let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
     exit.write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))

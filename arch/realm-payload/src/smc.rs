@@ -1,15 +1,15 @@
-//! The SMC conduit to the RMM (RSI and PSCI from a realm, SMCCC SMC64).
+//! The SMC conduit to the RMM (RSI and PSCI from a realm, SMCCC 1.2 SMC64: x0..x17 carry
+//! arguments and results).
 
-/// Registers an RSI or PSCI call passes and returns: x0..x10 (RSI_MEASUREMENT_EXTEND takes
-/// x1..x10, RSI_MEASUREMENT_READ returns x0..x8).
-pub const NUM_REGS: usize = 11;
+/// Registers an SMC passes and returns: x0..x17.
+pub const NUM_REGS: usize = 18;
 
-/// Issues `smc #0` with x0..x10 = `regs` (x0 the function ID) and returns x0..x10 as the RMM
+/// Issues `smc #0` with x0..x17 = `regs` (x0 the function ID) and returns x0..x17 as the RMM
 /// left them.
 pub fn smc(regs: [u64; NUM_REGS]) -> [u64; NUM_REGS] {
     let mut r = regs;
     // SAFETY: `smc #0` traps to the RMM at R-EL2, which runs the command and returns to the
-    // next instruction with at most x0..x17 changed (SMCCC; x11..x17 are declared clobbered).
+    // next instruction with at most x0..x17 changed (SMCCC), all of which are operands here.
     // It does not touch our stack. It may write realm memory we named by IPA (a host-call
     // page, the RsiRealmConfig page, the token buffer): those are atomics or memory no Rust
     // reference covers, and the asm is not `nomem`, so the compiler reloads them after it.
@@ -27,8 +27,13 @@ pub fn smc(regs: [u64; NUM_REGS]) -> [u64; NUM_REGS] {
             inout("x8") r[8],
             inout("x9") r[9],
             inout("x10") r[10],
-            out("x11") _, out("x12") _, out("x13") _, out("x14") _,
-            out("x15") _, out("x16") _, out("x17") _,
+            inout("x11") r[11],
+            inout("x12") r[12],
+            inout("x13") r[13],
+            inout("x14") r[14],
+            inout("x15") r[15],
+            inout("x16") r[16],
+            inout("x17") r[17],
             options(nostack),
         );
     }

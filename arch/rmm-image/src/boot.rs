@@ -11,14 +11,13 @@ use crate::boot_cell::BootCell;
 use crate::entry::MAX_CPUS;
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{attestation, console, heap, log, mmu, sve};
+use crate::{attestation, console, el2, heap, log, mmu, sve};
 use alloc::vec::Vec;
 use rmm::{Platform, Rmm};
 use rmm_arch::boot::{self, BootError};
 use rmm_arch::el3::{self, RMM_RMI_REQ_COMPLETE};
 use rmm_arch::pl011::Pl011;
 use rmm_arch::smc::smc;
-use rmm_arch::write_sysreg;
 
 /// The RMM, shared by all CPUs.
 static RMM: BootCell<Option<Rmm<Aarch64>>> = BootCell::new(None);
@@ -40,17 +39,9 @@ extern "C" fn rmm_boot(x0: u64, x1: u64, x2: u64, x3: u64, warm: u64) -> ! {
     }
 }
 
-/// R-EL2's own controls: EL1 is AArch64 and nothing of stage 2 is on; FP/SIMD, SVE and SME
-/// trap (the RMM never uses them); the GIC system registers are enabled for EL2 and EL1.
+/// R-EL2's own controls ([`el2`]), from the processor's ID registers.
 fn init_el2() {
-    // SAFETY: these registers shape EL1/EL0 and trap FP/SIMD use, which the RMM (built for
-    // softfloat) never makes; ICC_SRE_EL2 enables the system-register GIC interface.
-    unsafe {
-        write_sysreg!("hcr_el2", 1 << 31);
-        write_sysreg!("cptr_el2", 0x37ff);
-        write_sysreg!("s3_4_c12_c9_5", 0xf);
-        core::arch::asm!("isb", options(nostack));
-    }
+    el2::init(&rmm::rec::IdRegisters(rmm_arch::sysreg::read_id_space()));
 }
 
 fn fail(error: BootError) -> ! {

@@ -13,13 +13,15 @@ use crate::entry::MAX_CPUS;
 use crate::sve;
 use core::cell::UnsafeCell;
 
-/// CPTR_EL2 (E2H = 0): RES1 bits, and the traps of SVE (TZ), FP/SIMD (TFP) and SME (TSM).
-const CPTR_RES1: u64 = 0x22ff;
+/// CPTR_EL2 (E2H = 0): RES1 bits, and the traps never lifted: trace registers (TTA) and the
+/// activity monitors (TAM; A3.1.6: no AMU for realms).
+const CPTR_BASE: u64 = 0x22ff | 1 << 20 | 1 << 30;
+/// The traps of SVE (TZ), FP/SIMD (TFP) and SME (TSM).
 pub const CPTR_TZ: u64 = 1 << 8;
 pub const CPTR_TFP: u64 = 1 << 10;
 pub const CPTR_TSM: u64 = 1 << 12;
 /// CPTR_EL2 with all three trapped: the RMM's, and a realm's until it uses FP/SIMD.
-pub const CPTR_TRAP_ALL: u64 = CPTR_RES1 | CPTR_TZ | CPTR_TFP | CPTR_TSM;
+pub const CPTR_TRAP_ALL: u64 = CPTR_BASE | CPTR_TZ | CPTR_TFP | CPTR_TSM;
 
 /// Writes CPTR_EL2.
 pub fn set_cptr(value: u64) {

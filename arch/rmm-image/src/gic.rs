@@ -19,6 +19,11 @@ pub fn set_hcr(value: u64) {
     unsafe { write_sysreg!("s3_4_c12_c11_0", value) }
 }
 
+/// ICH_MISR_EL2: the maintenance interrupts the virtual interface asserts.
+pub fn misr() -> u64 {
+    read_sysreg!("s3_4_c12_c11_2")
+}
+
 /// ICH_VMCR_EL2.
 pub fn vmcr() -> u64 {
     read_sysreg!("s3_4_c12_c11_7")

@@ -17,6 +17,8 @@ mod console;
 #[cfg(target_os = "none")]
 mod el1;
 #[cfg(target_os = "none")]
+mod el2;
+#[cfg(target_os = "none")]
 mod entry;
 #[cfg(target_os = "none")]
 mod exceptions;

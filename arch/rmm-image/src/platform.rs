@@ -4,7 +4,7 @@
 
 use crate::{gic, nscopy, world_switch};
 use rmm::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, RealmMemory};
-use rmm::rec::{RealmTrap, VcpuContext};
+use rmm::rec::{IdRegisters, RealmTrap, VcpuContext};
 use rmm::{Platform, GRANULE_SIZE};
 use rmm_arch::{el3, read_sysreg, write_sysreg};
 
@@ -14,6 +14,7 @@ const TLBI_RANGE_MAX_PAGES: u64 = 64;
 /// The processor the RMM runs on.
 pub struct Aarch64 {
     features: CpuFeatures,
+    id_registers: IdRegisters,
     list_registers: usize,
     /// VTCR_EL2 without T0SZ and SL0, which are the realm's.
     vtcr_common: u64,
@@ -46,6 +47,7 @@ impl Aarch64 {
                 gic_list_registers: list_registers as u8,
                 vmid_bits: if vmid16 { 16 } else { 8 },
             },
+            id_registers: IdRegisters(rmm_arch::sysreg::read_id_space()),
             list_registers,
             vtcr_common,
         }
@@ -156,6 +158,10 @@ impl Platform for Aarch64 {
 
     fn cpu_features(&self) -> CpuFeatures {
         self.features
+    }
+
+    fn id_registers(&self) -> &IdRegisters {
+        &self.id_registers
     }
 
     fn interrupt_pending(&self, _cpu: usize) -> bool {

@@ -4,8 +4,9 @@
 //! the RMM).
 //!
 //! Per-REC state the core does not keep lives in the REC granule's platform words
-//! ([`rmm::rec::PLATFORM_WORDS`]): a started flag, the realm's EL1 registers, ICH_VMCR_EL2 and
-//! the active-priority registers (the core keeps the EL1 timers: [`crate::timer`]). The REC is
+//! ([`rmm::rec::PLATFORM_WORDS`]): a started flag, the realm's EL1 registers and the
+//! active-priority registers (the core keeps the EL1 timers, [`crate::timer`], and
+//! ICH_VMCR_EL2). The REC is
 //! claimed by this CPU for the whole run, so plain (Relaxed) accesses to them are ordered by
 //! the claim.
 
@@ -20,16 +21,16 @@ use rmm_arch::{read_sysreg, write_sysreg};
 
 const STARTED: usize = PLATFORM_WORDS.start;
 const EL1: usize = STARTED + 1;
-const VMCR: usize = EL1 + el1::COUNT;
-const APR: usize = VMCR + 1;
+const APR: usize = EL1 + el1::COUNT;
 const _: () = assert!(APR + 2 <= PLATFORM_WORDS.end);
 
 /// HCR_EL2 while a realm runs: stage 2 on (VM) with forced write-back (FWB), physical
 /// interrupts and SErrors to EL2 (IMO, FMO, AMO), SMC trapped (TSC: it is the realm's RSI
 /// and PSCI conduit), implementation-defined and set/way operations trapped (TIDCP, TACR,
 /// TSW), data-cache invalidation upgraded (SWIO), protected table walks (PTW), broadcast TLB
-/// and barrier maintenance (FB, BSU inner shareable), EL1 is AArch64 (RW), PAuth keys not
-/// trapped (APK, API).
+/// and barrier maintenance (FB, BSU inner shareable), ID register reads trapped (TID3: the
+/// realm sees its own, `rmm::rec::id_registers`), EL1 is AArch64 (RW), PAuth keys not trapped
+/// (APK, API).
 const HCR_REALM: u64 = (1 << 0)
     | (1 << 1)
     | (1 << 2)
@@ -38,18 +39,17 @@ const HCR_REALM: u64 = (1 << 0)
     | (1 << 5)
     | (1 << 9)
     | (1 << 10)
+    | (1 << 18)
     | (1 << 19)
     | (1 << 20)
     | (1 << 21)
     | (1 << 22)
-    | (1 << 31)
+    | crate::el2::HCR_RW
     | (1 << 40)
     | (1 << 41)
     | (1 << 46);
 const HCR_TWI: u64 = 1 << 13;
 const HCR_TWE: u64 = 1 << 14;
-/// HCR_EL2 between runs: EL1 is AArch64, nothing else (no stage 2 in force).
-const HCR_IDLE: u64 = 1 << 31;
 /// ESR_EL2.EC of a trapped FP/SIMD access.
 const EC_FP: u64 = 0x07;
 /// ICH_HCR_EL2.En: the virtual CPU interface is on while the realm runs.
@@ -198,7 +198,7 @@ pub fn run(
     // A6.2: the signals to mask first, then the realm's timers.
     timer::enter(vcpu.timer_mask);
     timer::restore(&vcpu.timers);
-    gic::set_vmcr(load(words, VMCR));
+    gic::set_vmcr(vcpu.gic_vmcr);
     gic::set_active_priorities([load(words, APR), load(words, APR + 1)]);
     for n in 0..lrs {
         gic::set_lr(n, vcpu.gic_lrs[n]);
@@ -283,8 +283,9 @@ pub fn run(
     for n in 0..lrs {
         vcpu.gic_lrs[n] = gic::lr(n);
     }
+    vcpu.gic_misr = gic::misr();
     vcpu.gic_hcr = gic::hcr() & !ICH_HCR_EN;
-    store(words, VMCR, gic::vmcr());
+    vcpu.gic_vmcr = gic::vmcr();
     let apr = gic::active_priorities();
     store(words, APR, apr[0]);
     store(words, APR + 1, apr[1]);
@@ -292,7 +293,7 @@ pub fn run(
 
     // SAFETY: stage 2 off and no traps: nothing runs at EL1 until the next entry, and the
     // Normal world's EL1 state is restored below.
-    unsafe { write_sysreg!("hcr_el2", HCR_IDLE) };
+    unsafe { write_sysreg!("hcr_el2", crate::el2::HCR_RW) };
     ns.el1.restore();
     timer::restore(&ns.timers);
     timer::leave();

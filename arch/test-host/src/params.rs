@@ -78,7 +78,7 @@ pub fn write_rec_enter(run: Granule, flags: u64, gprs: &[u64]) {
     for i in 0..31 {
         run.write_u64(0x200 + 8 * i, gprs.get(i).copied().unwrap_or(0));
     }
-    run.write_u64(0x300, 0); // gicv3_hcr
+    run.write_u64(ENTER_GICV3_HCR, 0);
     for i in 0..16 {
         run.write_u64(0x308 + 8 * i, 0); // gicv3_lrs
     }
@@ -92,8 +92,9 @@ pub const EXIT_PSCI: u64 = 3;
 pub const EXIT_RIPAS_CHANGE: u64 = 4;
 pub const EXIT_HOST_CALL: u64 = 5;
 
-/// RmiRecRun offsets (B4.4.14, B4.4.16): enter.gicv3_lrs; exit.exit_reason, exit.gprs,
-/// exit.gicv3_lrs.
+/// RmiRecRun offsets (B4.4.14, B4.4.16): enter.gicv3_hcr, enter.gicv3_lrs; exit.exit_reason,
+/// exit.gprs, exit.gicv3_lrs.
+pub const ENTER_GICV3_HCR: usize = 0x300;
 pub const ENTER_LRS: usize = 0x308;
 pub const EXIT_REASON: usize = 0x800;
 pub const EXIT_GPRS: usize = 0x800 + 0x200;

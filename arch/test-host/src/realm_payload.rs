@@ -16,6 +16,7 @@
 //! ```
 
 mod no_heap;
+mod realm_cpu;
 mod recs;
 mod rmi_more;
 pub mod setup;
@@ -27,8 +28,8 @@ use crate::console::println;
 use crate::cpu;
 use crate::granule::{Granule, Pool};
 use crate::params::{
-    write_rec_enter, RecExit, ENTER_EMUL_MMIO, EXIT_FIQ, EXIT_GPRS, EXIT_HOST_CALL, EXIT_IRQ,
-    EXIT_PSCI, EXIT_RIPAS_CHANGE, EXIT_SYNC,
+    write_rec_enter, RecExit, ENTER_EMUL_MMIO, ENTER_GICV3_HCR, EXIT_FIQ, EXIT_GPRS,
+    EXIT_HOST_CALL, EXIT_IRQ, EXIT_PSCI, EXIT_RIPAS_CHANGE, EXIT_SYNC,
 };
 use crate::report::{check, fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, RmiError};
@@ -36,8 +37,8 @@ use recs::Ending;
 use rmm::measurement::{rem_extend, Measurement};
 use rmm::psci as fid;
 use rmm_arch::realm_report::{
-    Step, EXTEND_SIZE, EXTEND_VALUE, IMM_DONE, IMM_PERF, IMM_REQUEST, IMM_STEP, IMM_TOKEN,
-    MAX_RECS, MMIO_OFFSET, MMIO_WRITE_VALUE, MODE_TEST, PASS, REQUEST_CHALLENGE,
+    Step, EXTEND_SIZE, EXTEND_VALUE, IMM_DONE, IMM_ID_REGS, IMM_PERF, IMM_REQUEST, IMM_STEP,
+    IMM_TOKEN, MAX_RECS, MMIO_OFFSET, MMIO_WRITE_VALUE, MODE_TEST, PASS, REQUEST_CHALLENGE,
     REQUEST_MMIO_VALUE, RIPAS_TEST_BASE, RIPAS_TEST_TOP, SHARED_OFFSET, SHARED_PAGES,
     UNPROTECTED_BASE,
 };
@@ -131,11 +132,12 @@ pub fn run(pool: &mut Pool, recs: usize) {
     );
 }
 
-/// What REC_ENTER gives a REC next: RmiRecEnter.flags and gprs.
+/// What REC_ENTER gives a REC next: RmiRecEnter.flags, gprs and gicv3_hcr.
 #[derive(Clone, Copy, Default)]
 struct NextEntry {
     flags: u64,
     gprs: [u64; 8],
+    gic_hcr: u64,
 }
 
 /// Whether to go on entering the REC.
@@ -158,6 +160,7 @@ struct Session {
     done: Option<(u64, u64)>,
     token_seen: bool,
     timers: [timer::RecTimers; MAX_RECS as usize],
+    cpu: realm_cpu::CpuChecks,
 }
 
 impl Session {
@@ -170,6 +173,7 @@ impl Session {
             done: None,
             token_seen: false,
             timers: Default::default(),
+            cpu: realm_cpu::CpuChecks::new(),
         }
     }
 
@@ -199,6 +203,7 @@ impl Session {
             let run = self.run_granule(index)?;
             let next = core::mem::take(&mut self.next[index]);
             write_rec_enter(run, next.flags, &next.gprs);
+            run.write_u64(ENTER_GICV3_HCR, next.gic_hcr);
             self.timers[index].on_entry(run);
             if let Err(e) = call::rec_enter(self.realm.recs[index], run.pa()) {
                 return Ok(Flow::Refused(e));
@@ -215,11 +220,13 @@ impl Session {
     fn handle_exit(&mut self, run: Granule) -> Result<Flow, Why> {
         let exit = RecExit::read(run);
         self.timers[self.current].on_exit(run); // A6.2: after every exit
+        self.cpu.on_exit(run); // A6.1
         let gprs: [u64; 8] = core::array::from_fn(|i| run.read_u64(EXIT_GPRS + 8 * i));
         match exit.exit_reason {
             EXIT_HOST_CALL => self.host_call(run.read_u64(EXIT_IMM) as u16, &gprs),
             EXIT_PSCI => self.psci(&gprs),
             EXIT_RIPAS_CHANGE => self.ripas_change(run),
+            EXIT_SYNC if self.cpu.sgi_exit(&exit) => Ok(Flow::Continue),
             EXIT_SYNC => self.data_abort(&exit),
             EXIT_IRQ | EXIT_FIQ => Ok(Flow::Continue),
             reason => fail!(
@@ -245,6 +252,7 @@ impl Session {
                     self.token(gprs[0], gprs[1]),
                 );
             }
+            IMM_ID_REGS => self.cpu.id_registers(gprs)?,
             IMM_PERF => {}
             other => fail!("REC {}: host call with imm {}", self.current, other),
         }
@@ -268,6 +276,21 @@ impl Session {
                 Step::VirtualTimer | Step::PhysicalTimer => {
                     self.timers[self.current].check(step, &values)
                 }
+                Step::SmcccVersion => self.cpu.smccc_version(values[0]),
+                Step::SgiWrite => {
+                    self.cpu.sgi_checks();
+                    Ok(())
+                }
+                Step::IdRegisters => {
+                    self.cpu.id_register_checks();
+                    Ok(())
+                }
+                Step::GicVmcr => {
+                    let (outcome, hcr) = self.cpu.vmcr_check();
+                    self.next[self.current].gic_hcr = hcr;
+                    outcome
+                }
+                Step::GicMisr => self.cpu.misr_check(),
                 _ => host_check(step, &self.realm, &values),
             }
         } else {

@@ -2,6 +2,7 @@
 //! call, checks the result, and reports it ([`crate::report::step`]).
 
 pub mod attestation;
+pub mod cpu;
 pub mod info;
 pub mod measurement;
 pub mod mmio;
@@ -29,6 +30,9 @@ impl Config {
 
 /// Runs every step, in order.
 pub fn run_all(config: &Config) {
+    cpu::smccc_version();
+    cpu::smccc_arch_features();
+    cpu::smccc_unknown();
     info::rsi_version();
     info::rsi_features();
     info::realm_config(config);
@@ -40,6 +44,10 @@ pub fn run_all(config: &Config) {
     mmio::write_and_read(config);
     timer::virtual_timer();
     timer::physical_timer();
+    cpu::sgi_writes();
+    cpu::id_registers();
+    cpu::mops();
+    cpu::gic_exit_state();
     attestation::token(config);
     psci::version();
     psci::features();

@@ -19,9 +19,10 @@ use rmm_arch::GRANULE_SIZE;
 /// Starting level and number of starting-level RTTs for IPA width 40.
 const RTT_LEVEL_START: i64 = 1;
 const RTT_NUM_START: u64 = 2;
-/// RmiRealmParams.num_bps and num_wps.
-const NUM_BPS: u64 = 1;
-const NUM_WPS: u64 = 1;
+/// RmiRealmParams.num_bps and num_wps: 4 breakpoints and 3 watchpoints (QEMU `max` has 6
+/// and 4), so that the realm's ID registers show the realm's counts, not the processor's.
+pub const NUM_BPS: u64 = 3;
+pub const NUM_WPS: u64 = 2;
 /// The VMID of this realm.
 const VMID: u64 = 2;
 /// The hash algorithm (RMI and RSI encoding) and the one the RIM is computed with.
