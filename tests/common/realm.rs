@@ -41,6 +41,10 @@ pub enum Step {
     Hold(Arc<Barrier>),
     /// The EL1 timer registers now read these (the realm programmed them, or time passed).
     Timers(Timers),
+    /// Set x0.. and go on (the registers of the next trapped instruction).
+    Regs(Vec<u64>),
+    /// The virtual CPU interface now reads these ICH_VMCR_EL2, ICH_MISR_EL2.
+    Gic { vmcr: u64, misr: u64 },
 }
 
 /// What a REC saw when it was (re)started.
@@ -52,6 +56,8 @@ pub struct Seen {
     /// The timer registers loaded, and the timer signals masked.
     pub timers: Timers,
     pub timer_mask: TimerOutputs,
+    /// ICH_VMCR_EL2 as loaded.
+    pub gic_vmcr: u64,
 }
 
 #[derive(Default)]
@@ -74,6 +80,7 @@ impl RealmModel for Script {
             cpu,
             timers: vcpu.timers,
             timer_mask: vcpu.timer_mask,
+            gic_vmcr: vcpu.gic_vmcr,
         };
         self.seen.lock().unwrap().entry(rec).or_default().push(seen);
         loop {
@@ -101,6 +108,8 @@ impl RealmModel for Script {
                     return RealmTrap::Irq;
                 }
                 Some(Step::Timers(timers)) => vcpu.timers = timers,
+                Some(Step::Regs(regs)) => vcpu.gprs[..regs.len()].copy_from_slice(&regs),
+                Some(Step::Gic { vmcr, misr }) => (vcpu.gic_vmcr, vcpu.gic_misr) = (vmcr, misr),
             }
         }
     }
