@@ -34,6 +34,7 @@ pub mod rsi;
 pub mod rtt;
 pub mod spinlock;
 pub mod sync;
+mod trace;
 
 pub use monitor::Rmm;
 pub use platform::Platform;
