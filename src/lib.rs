@@ -35,6 +35,7 @@ pub mod rtt;
 pub mod smccc;
 pub mod spinlock;
 pub mod sync;
+mod trace;
 
 pub use monitor::Rmm;
 pub use platform::Platform;

@@ -145,4 +145,16 @@ pub trait Platform: Sync {
     fn interrupt_pending(&self, _cpu: usize) -> bool {
         false
     }
+
+    /// Whether this platform may trace calls: every RMI call, and the RSI and PSCI calls
+    /// realms make. When false (the default) the core compiles the trace out.
+    const TRACE_CALLS: bool = false;
+
+    /// Whether to trace calls now; asked only when [`Platform::TRACE_CALLS`] holds.
+    fn tracing(&self) -> bool {
+        true
+    }
+
+    /// One line of the call trace, `CPU <n>: <NAME> <inputs> -> <outputs>` (crate::trace).
+    fn trace(&self, _line: core::fmt::Arguments<'_>) {}
 }

@@ -13,6 +13,7 @@ use crate::realm::RealmState;
 use crate::rec::{ExitKind, Handled, Stage2, VcpuContext};
 use crate::rmi::params::{RecExit, RecExitReason};
 use crate::smccc::SMCCC_VERSION;
+use crate::trace::Signature;
 
 /// PSCI_VERSION.
 pub const PSCI_VERSION: u64 = 0x8400_0000;
@@ -91,6 +92,31 @@ const IMPLEMENTED: [u64; 11] = [
     PSCI_SYSTEM_OFF,
     PSCI_SYSTEM_RESET,
     PSCI_FEATURES,
+];
+
+/// Each function's name, input registers from x1 and output registers from x0 (B6.3), both
+/// forms under one name.
+pub(crate) const SIGNATURES: [(u64, Signature); 11] = [
+    (PSCI_VERSION, Signature::new("PSCI_VERSION", 0, 1)),
+    (
+        PSCI_CPU_SUSPEND_32,
+        Signature::new("PSCI_CPU_SUSPEND", 3, 1),
+    ),
+    (PSCI_CPU_SUSPEND, Signature::new("PSCI_CPU_SUSPEND", 3, 1)),
+    (PSCI_CPU_OFF, Signature::new("PSCI_CPU_OFF", 0, 0)),
+    (PSCI_CPU_ON_32, Signature::new("PSCI_CPU_ON", 3, 1)),
+    (PSCI_CPU_ON, Signature::new("PSCI_CPU_ON", 3, 1)),
+    (
+        PSCI_AFFINITY_INFO_32,
+        Signature::new("PSCI_AFFINITY_INFO", 2, 1),
+    ),
+    (
+        PSCI_AFFINITY_INFO,
+        Signature::new("PSCI_AFFINITY_INFO", 2, 1),
+    ),
+    (PSCI_SYSTEM_OFF, Signature::new("PSCI_SYSTEM_OFF", 0, 0)),
+    (PSCI_SYSTEM_RESET, Signature::new("PSCI_SYSTEM_RESET", 0, 0)),
+    (PSCI_FEATURES, Signature::new("PSCI_FEATURES", 1, 1)),
 ];
 
 /// Whether `fid` is in a PSCI function-ID range (SMCCC: 0x8400_0000..=0x8400_001F for SMC32,

@@ -9,11 +9,21 @@
 //! realms. Both follow TF-A's answers for the same functions.
 
 use crate::rec::{Handled, IdRegisters, VcpuContext, SMCCC_NOT_SUPPORTED};
+use crate::trace::Signature;
 
 /// SMCCC_VERSION (SMC32).
 pub const SMCCC_VERSION: u64 = 0x8000_0000;
 /// SMCCC_ARCH_FEATURES (SMC32).
 pub const SMCCC_ARCH_FEATURES: u64 = 0x8000_0001;
+
+/// The functions' names and registers, for the call trace.
+pub(crate) const SIGNATURES: [(u64, Signature); 2] = [
+    (SMCCC_VERSION, Signature::new("SMCCC_VERSION", 0, 1)),
+    (
+        SMCCC_ARCH_FEATURES,
+        Signature::new("SMCCC_ARCH_FEATURES", 1, 1),
+    ),
+];
 
 /// SMCCC_ARCH_FEATURES's answer for a function that is implemented.
 const FEATURE_IMPLEMENTED: u64 = 0;

@@ -5,9 +5,9 @@
 mod common;
 use common::realm::*;
 use rmm::host::host_id_registers;
-use rmm::Platform;
 use rmm::rec::{esr, id_registers, RealmTrap};
 use rmm::rmi::params::RecExitReason;
+use rmm::Platform;
 
 const NOT_SUPPORTED: u64 = -1i64 as u64;
 const SMCCC_VERSION: u64 = 0x8000_0000;

@@ -95,6 +95,7 @@ impl Machine {
             tlbi: Default::default(),
             realm_model: Default::default(),
             pending_interrupts: Default::default(),
+            trace: Default::default(),
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
@@ -176,6 +177,22 @@ impl Machine {
         self.platform()
             .pending_interrupts
             .store(checks, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Starts (`true`) or stops recording the call trace: a line per RMI call, and per RSI or
+    /// PSCI call a realm makes, as the RMM image prints at log level `verbose` (without its
+    /// `RMM: ` prefix).
+    pub fn trace_calls(&self, on: bool) {
+        // Relaxed: see `HostPlatform::tracing`.
+        self.platform()
+            .trace
+            .on
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The trace lines recorded since the last call, in the order the calls completed.
+    pub fn take_trace(&self) -> Vec<std::string::String> {
+        std::mem::take(&mut *self.platform().trace.lines.lock().unwrap())
     }
 
     /// The TLB invalidations the RMM has asked for: `(by IPA range, by VMID)`.

@@ -6,8 +6,10 @@ use crate::platform::{
     CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform, RealmMemory,
 };
 use crate::rec::{IdRegisters, RealmTrap, VcpuContext};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::string::String;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::vec::Vec;
 
 /// A simulated realm: runs a REC until it traps, as the hardware would (a test's model of what
 /// the realm's code does).
@@ -41,6 +43,15 @@ pub struct HostPlatform {
     /// How many more [`Platform::interrupt_pending`] checks find an interrupt pending, on any
     /// CPU ([`super::Machine::pend_interrupt`]).
     pub(super) pending_interrupts: AtomicU64,
+    /// The call trace ([`super::Machine::trace_calls`]).
+    pub(super) trace: CallTrace,
+}
+
+/// The call trace of the host platform: off until a test turns it on, then kept in memory.
+#[derive(Default)]
+pub(super) struct CallTrace {
+    pub(super) on: AtomicBool,
+    pub(super) lines: Mutex<Vec<String>>,
 }
 
 impl Platform for HostPlatform {
@@ -104,6 +115,19 @@ impl Platform for HostPlatform {
 
     fn id_registers(&self) -> &IdRegisters {
         &self.id_registers
+    }
+
+    /// Traced at run time, when a test asks for it.
+    const TRACE_CALLS: bool = true;
+
+    fn tracing(&self) -> bool {
+        // Relaxed: a test's switch; the lines themselves are ordered by their lock.
+        self.trace.on.load(Ordering::Relaxed)
+    }
+
+    fn trace(&self, line: core::fmt::Arguments<'_>) {
+        let line = std::format!("{line}");
+        self.trace.lines.lock().unwrap().push(line);
     }
 
     fn interrupt_pending(&self, _cpu: usize) -> bool {

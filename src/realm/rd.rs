@@ -97,9 +97,10 @@ impl RealmFeatures {
 
     /// The RD words that hold them.
     fn encode(&self) -> [u64; 2] {
-        let flags = u64::from(self.lpa2) * Self::LPA2
-            | u64::from(self.sve_vl.is_some()) * Self::SVE
-            | u64::from(self.pmu_num_ctrs.is_some()) * Self::PMU;
+        let bit = |on: bool, bit: u64| if on { bit } else { 0 };
+        let flags = bit(self.lpa2, Self::LPA2)
+            | bit(self.sve_vl.is_some(), Self::SVE)
+            | bit(self.pmu_num_ctrs.is_some(), Self::PMU);
         let counts = u64::from(self.sve_vl.unwrap_or(0))
             | u64::from(self.num_bps) << 8
             | u64::from(self.num_wps) << 16

@@ -8,7 +8,7 @@ use crate::platform::Platform;
 use crate::rmi::params::{RecExit, RecExitReason};
 use crate::rsi;
 use crate::rtt::Level;
-use crate::{psci, smccc};
+use crate::{psci, smccc, trace};
 
 /// SMCCC NOT_SUPPORTED, for a realm SMC outside PSCI and RSI (A4.3.4).
 pub const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
@@ -140,7 +140,8 @@ pub fn handle<P: Platform>(
 }
 
 /// An SMC from the realm: PSCI (B6) or RSI (B5); anything else NOT_SUPPORTED (A4.3.4). The
-/// PC moves past the SMC first; a handler that wants the call made again moves it back.
+/// PC moves past the SMC first; a handler that wants the call made again moves it back. Traced
+/// where the platform asks ([`crate::trace`]).
 fn smc<P: Platform>(
     vcpu: &mut VcpuContext,
     stage2: &Stage2<'_, P>,
@@ -150,6 +151,24 @@ fn smc<P: Platform>(
     // SMCCC: the function ID is W0; bit 16 is the SVE hint (SMCCC 1.3), which changes nothing.
     let fid = vcpu.gprs[0] & u64::from(u32::MAX) & !SMCCC_SVE_HINT;
     vcpu.pc += 4;
+    let platform = stage2.rmm().platform();
+    if !trace::enabled(platform) {
+        return realm_call(fid, vcpu, stage2, rec, out);
+    }
+    let regs = vcpu.gprs;
+    let handled = realm_call(fid, vcpu, stage2, rec, out);
+    trace::realm(platform, stage2.cpu(), fid, &regs, &vcpu.gprs, handled);
+    handled
+}
+
+/// Runs the realm's call `fid`: PSCI, RSI, or NOT_SUPPORTED.
+fn realm_call<P: Platform>(
+    fid: u64,
+    vcpu: &mut VcpuContext,
+    stage2: &Stage2<'_, P>,
+    rec: Rec<'_>,
+    out: &mut RecExit,
+) -> Handled {
     if let Some(handled) = psci::handle(fid, vcpu, stage2, out) {
         return handled;
     }

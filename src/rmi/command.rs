@@ -51,56 +51,92 @@ pub enum Command {
     RttSetRipas,
 }
 
-/// Each command with its function ID, name and number of output registers after x0.
-const TABLE: [(Command, u32, &str, usize); 23] = [
-    (Command::Version, 0xC400_0150, "RMI_VERSION", 2),
+/// Each command with its function ID, name, and number of input registers after x0 and output
+/// registers after x0 (spec B4.3, each command's input and output values).
+const TABLE: [(Command, u32, &str, usize, usize); 23] = [
+    (Command::Version, 0xC400_0150, "RMI_VERSION", 1, 2),
     (
         Command::GranuleDelegate,
         0xC400_0151,
         "RMI_GRANULE_DELEGATE",
+        1,
         0,
     ),
     (
         Command::GranuleUndelegate,
         0xC400_0152,
         "RMI_GRANULE_UNDELEGATE",
+        1,
         0,
     ),
-    (Command::DataCreate, 0xC400_0153, "RMI_DATA_CREATE", 0),
+    (Command::DataCreate, 0xC400_0153, "RMI_DATA_CREATE", 5, 0),
     (
         Command::DataCreateUnknown,
         0xC400_0154,
         "RMI_DATA_CREATE_UNKNOWN",
+        3,
         0,
     ),
-    (Command::DataDestroy, 0xC400_0155, "RMI_DATA_DESTROY", 2),
-    (Command::RealmActivate, 0xC400_0157, "RMI_REALM_ACTIVATE", 0),
-    (Command::RealmCreate, 0xC400_0158, "RMI_REALM_CREATE", 0),
-    (Command::RealmDestroy, 0xC400_0159, "RMI_REALM_DESTROY", 0),
-    (Command::RecCreate, 0xC400_015A, "RMI_REC_CREATE", 0),
-    (Command::RecDestroy, 0xC400_015B, "RMI_REC_DESTROY", 0),
-    (Command::RecEnter, 0xC400_015C, "RMI_REC_ENTER", 0),
-    (Command::RttCreate, 0xC400_015D, "RMI_RTT_CREATE", 0),
-    (Command::RttDestroy, 0xC400_015E, "RMI_RTT_DESTROY", 2),
+    (Command::DataDestroy, 0xC400_0155, "RMI_DATA_DESTROY", 2, 2),
+    (
+        Command::RealmActivate,
+        0xC400_0157,
+        "RMI_REALM_ACTIVATE",
+        1,
+        0,
+    ),
+    (Command::RealmCreate, 0xC400_0158, "RMI_REALM_CREATE", 2, 0),
+    (
+        Command::RealmDestroy,
+        0xC400_0159,
+        "RMI_REALM_DESTROY",
+        1,
+        0,
+    ),
+    (Command::RecCreate, 0xC400_015A, "RMI_REC_CREATE", 3, 0),
+    (Command::RecDestroy, 0xC400_015B, "RMI_REC_DESTROY", 1, 0),
+    (Command::RecEnter, 0xC400_015C, "RMI_REC_ENTER", 2, 0),
+    (Command::RttCreate, 0xC400_015D, "RMI_RTT_CREATE", 4, 0),
+    (Command::RttDestroy, 0xC400_015E, "RMI_RTT_DESTROY", 3, 2),
     (
         Command::RttMapUnprotected,
         0xC400_015F,
         "RMI_RTT_MAP_UNPROTECTED",
+        4,
         0,
     ),
-    (Command::RttReadEntry, 0xC400_0161, "RMI_RTT_READ_ENTRY", 4),
+    (
+        Command::RttReadEntry,
+        0xC400_0161,
+        "RMI_RTT_READ_ENTRY",
+        3,
+        4,
+    ),
     (
         Command::RttUnmapUnprotected,
         0xC400_0162,
         "RMI_RTT_UNMAP_UNPROTECTED",
+        3,
         1,
     ),
-    (Command::PsciComplete, 0xC400_0164, "RMI_PSCI_COMPLETE", 0),
-    (Command::Features, 0xC400_0165, "RMI_FEATURES", 1),
-    (Command::RttFold, 0xC400_0166, "RMI_RTT_FOLD", 1),
-    (Command::RecAuxCount, 0xC400_0167, "RMI_REC_AUX_COUNT", 1),
-    (Command::RttInitRipas, 0xC400_0168, "RMI_RTT_INIT_RIPAS", 1),
-    (Command::RttSetRipas, 0xC400_0169, "RMI_RTT_SET_RIPAS", 1),
+    (
+        Command::PsciComplete,
+        0xC400_0164,
+        "RMI_PSCI_COMPLETE",
+        3,
+        0,
+    ),
+    (Command::Features, 0xC400_0165, "RMI_FEATURES", 1, 1),
+    (Command::RttFold, 0xC400_0166, "RMI_RTT_FOLD", 3, 1),
+    (Command::RecAuxCount, 0xC400_0167, "RMI_REC_AUX_COUNT", 1, 1),
+    (
+        Command::RttInitRipas,
+        0xC400_0168,
+        "RMI_RTT_INIT_RIPAS",
+        3,
+        1,
+    ),
+    (Command::RttSetRipas, 0xC400_0169, "RMI_RTT_SET_RIPAS", 4, 1),
 ];
 
 /// The first RMI function ID.
@@ -121,7 +157,8 @@ const _: () = {
             "TABLE rows follow the Command declaration order"
         );
         assert!(TABLE[i].1 >= FID_FIRST && TABLE[i].1 <= FID_LAST);
-        assert!(TABLE[i].3 <= 4, "RMI outputs are x1..x4");
+        assert!(TABLE[i].3 <= 7, "RMI inputs are x1..x7");
+        assert!(TABLE[i].4 <= 4, "RMI outputs are x1..x4");
         assert!(i == 0 || TABLE[i].1 > TABLE[i - 1].1, "function IDs ascend");
         i += 1;
     }
@@ -151,8 +188,13 @@ impl Command {
         TABLE[row(self)].2
     }
 
+    /// How many input registers after x0 the command defines.
+    pub const fn input_count(self) -> usize {
+        TABLE[row(self)].3
+    }
+
     /// How many output registers after x0 the command defines.
     pub const fn output_count(self) -> usize {
-        TABLE[row(self)].3
+        TABLE[row(self)].4
     }
 }

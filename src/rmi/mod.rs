@@ -25,7 +25,7 @@ pub use version::{negotiate, InterfaceVersion, RMI_REVISIONS};
 use crate::granule::Granule;
 use crate::platform::Platform;
 use crate::rtt::RttTree;
-use crate::{Rmm, GRANULE_SIZE};
+use crate::{trace, Rmm, GRANULE_SIZE};
 
 /// SMCCC NOT_SUPPORTED: x0 after a call to a function ID the RMM does not implement.
 pub const SMCCC_NOT_SUPPORTED: u64 = -1i64 as u64;
@@ -117,13 +117,31 @@ pub type Outputs = [u64; 4];
 /// x0 is the return code, then the command's outputs; unused output registers up to x3 are
 /// zero and x4..x7 keep their values unless they carry outputs (SMCCC 1.2).
 pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
-    let mut out = [0, 0, 0, 0, regs[4], regs[5], regs[6], regs[7]];
     // SMCCC: the function ID is W0; the SVE hint bit does not select a function.
     let fid = (regs[0] as u32) & !SMCCC_SVE_HINT;
-    let Some(command) = Command::from_fid(fid) else {
-        out[0] = SMCCC_NOT_SUPPORTED;
-        return out;
+    let command = Command::from_fid(fid);
+    let out = match command {
+        Some(command) => run(rmm, cpu, command, regs),
+        None => [
+            SMCCC_NOT_SUPPORTED,
+            0,
+            0,
+            0,
+            regs[4],
+            regs[5],
+            regs[6],
+            regs[7],
+        ],
     };
+    if trace::enabled(rmm.platform()) {
+        trace::rmi(rmm.platform(), cpu, fid, command, regs, &out);
+    }
+    out
+}
+
+/// Runs `command` with the arguments in `regs` and returns x0..x7 ([`dispatch`]).
+fn run<P: Platform>(rmm: &Rmm<P>, cpu: usize, command: Command, regs: &[u64; 8]) -> [u64; 8] {
+    let mut out = [0, 0, 0, 0, regs[4], regs[5], regs[6], regs[7]];
     let mut outputs = Outputs::default();
     let result = match command {
         Command::Version => version::version(regs[1], &mut outputs),

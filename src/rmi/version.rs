@@ -33,6 +33,13 @@ impl InterfaceVersion {
     }
 }
 
+impl core::fmt::Display for InterfaceVersion {
+    /// `major.minor`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
 /// The RMI revisions this RMM implements, ascending (B4.1: this specification defines 1.0).
 pub const RMI_REVISIONS: &[InterfaceVersion] = &[InterfaceVersion::new(1, 0)];
 

@@ -32,6 +32,7 @@ use crate::platform::Platform;
 use crate::rec::{protected_abort, Handled, Rec, Stage2, VcpuContext};
 use crate::rmi::params::RecExit;
 use crate::rtt::Ripas;
+use crate::trace::Signature;
 
 /// RSI_VERSION.
 pub const RSI_VERSION: u64 = 0xC400_0190;
@@ -53,6 +54,32 @@ pub const RSI_IPA_STATE_SET: u64 = 0xC400_0197;
 pub const RSI_IPA_STATE_GET: u64 = 0xC400_0198;
 /// RSI_HOST_CALL.
 pub const RSI_HOST_CALL: u64 = 0xC400_0199;
+
+/// Each command's name, input registers from x1 and output registers from x0 (B5.3).
+pub(crate) const SIGNATURES: [(u64, Signature); 10] = [
+    (RSI_VERSION, Signature::new("RSI_VERSION", 1, 3)),
+    (RSI_FEATURES, Signature::new("RSI_FEATURES", 1, 2)),
+    (
+        RSI_MEASUREMENT_READ,
+        Signature::new("RSI_MEASUREMENT_READ", 1, 9),
+    ),
+    (
+        RSI_MEASUREMENT_EXTEND,
+        Signature::new("RSI_MEASUREMENT_EXTEND", 10, 1),
+    ),
+    (
+        RSI_ATTESTATION_TOKEN_INIT,
+        Signature::new("RSI_ATTESTATION_TOKEN_INIT", 8, 2),
+    ),
+    (
+        RSI_ATTESTATION_TOKEN_CONTINUE,
+        Signature::new("RSI_ATTESTATION_TOKEN_CONTINUE", 3, 2),
+    ),
+    (RSI_REALM_CONFIG, Signature::new("RSI_REALM_CONFIG", 1, 1)),
+    (RSI_IPA_STATE_SET, Signature::new("RSI_IPA_STATE_SET", 4, 3)),
+    (RSI_IPA_STATE_GET, Signature::new("RSI_IPA_STATE_GET", 2, 3)),
+    (RSI_HOST_CALL, Signature::new("RSI_HOST_CALL", 1, 1)),
+];
 
 /// RsiCommandReturnCode (B5.4.1): RSI_SUCCESS.
 pub const RSI_SUCCESS: u64 = 0;

@@ -2,20 +2,27 @@
 //!
 //! Cold boot (CPU 0 only, first entry): validate x0..x3 and the boot manifest in the shared
 //! buffer, build the translation tables, turn on the MMU, start the console, build the core's
-//! tables, report RMM_BOOT_COMPLETE(0). Warm boot (every other CPU, after that): check the CPU
-//! index, turn on the MMU, report. Any failure is reported to EL3 with its E_RMM_BOOT code,
+//! tables, print the banner (at log level `info`, [`crate::console`]), report
+//! RMM_BOOT_COMPLETE(0). Warm boot (every other CPU, after that): check the CPU index, turn on
+//! the MMU, report; silent below level `debug`, since TF-A warm-boots the RMM on every CPU_ON
+//! while the host may be printing. Any failure is reported to EL3 with its E_RMM_BOOT code,
 //! after which EL3 never enters the RMM again. Then each CPU serves RMI calls forever: EL3
 //! returns from the SMC with the next call in x0..x7.
 
 use crate::boot_cell::BootCell;
+use crate::console::Level::{Info, Warn};
 use crate::entry::MAX_CPUS;
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{attestation, console, el2, heap, log, mmu, sve};
+use crate::{attestation, console, debug, el2, error, heap, mmu, sve};
 use alloc::vec::Vec;
+use rmm::platform::CpuFeatures;
+use rmm::rmi::{InterfaceVersion, RMI_REVISIONS};
+use rmm::rsi::version::RSI_REVISIONS;
 use rmm::{Platform, Rmm};
-use rmm_arch::boot::{self, BootError};
+use rmm_arch::boot::{self, BootArgs, BootError};
 use rmm_arch::el3::{self, RMM_RMI_REQ_COMPLETE};
+use rmm_arch::manifest::{ConsoleChecksum, Manifest};
 use rmm_arch::pl011::Pl011;
 use rmm_arch::smc::smc;
 
@@ -27,6 +34,9 @@ static NUM_CPUS: BootCell<usize> = BootCell::new(0);
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT: &str = env!("RMM_GIT_DESCRIBE");
 const PLATFORM: &str = if cfg!(feature = "fvp") { "fvp" } else { "qemu" };
+/// The latest RMI and RSI revisions implemented.
+const RMI_ABI: InterfaceVersion = RMI_REVISIONS[RMI_REVISIONS.len() - 1];
+const RSI_ABI: InterfaceVersion = RSI_REVISIONS[RSI_REVISIONS.len() - 1];
 
 /// Entered from `rmm_entry` on this CPU's stack, MMU off.
 #[unsafe(no_mangle)]
@@ -45,7 +55,7 @@ fn init_el2() {
 }
 
 fn fail(error: BootError) -> ! {
-    log!("boot failed: error {}", error.code());
+    error!("boot failed: error {}", error.code());
     el3::boot_complete(error.code());
     halt()
 }
@@ -74,59 +84,133 @@ fn cold_boot(regs: [u64; 4]) -> ! {
             c.baud_rate,
         );
     }
-    log!("Realm Management Monitor {VERSION} ({GIT}), platform {PLATFORM}");
-    log!(
-        "RMI ABI 1.0, RSI ABI 1.0, RMM-EL3 interface {}.{}, boot manifest {}.{}, {} CPUs",
-        args.ifc_version.major,
-        args.ifc_version.minor,
-        manifest.version.major,
-        manifest.version.minor,
-        args.num_cpus
-    );
     let dram: Vec<(u64, u64)> = manifest
         .dram
         .as_slice()
         .iter()
         .map(|b| (b.base, b.size))
         .collect();
-    for (base, size) in &dram {
-        log!("DRAM {base:#x}..{:#x}", base + size);
-    }
     let rmm = Rmm::new(Aarch64::probe(), &dram, args.num_cpus)
         .unwrap_or_else(|_| fail(BootError::Unknown));
-    match sve::init(args.num_cpus) {
-        Ok((0, 0)) => {}
-        Ok((vl, svl)) => log!("Normal-world SVE state saved at {vl} bits, streaming {svl} bits"),
-        Err(()) => fail(BootError::Unknown),
-    }
-    let f = rmm.platform().cpu_features();
-    let (used, size) = heap::usage();
-    log!(
-        "PA {} bits, VMID {} bits, {} list registers; heap {} KiB of {} KiB",
-        f.pa_bits,
-        f.vmid_bits,
-        f.gic_list_registers,
-        used / 1024,
-        size / 1024
-    );
-    match attestation::fetch(args.shared_buf_pa) {
-        Ok(identity) => {
-            log!(
-                "attestation: realm key P-384, platform token {} bytes",
-                identity.platform_token().len()
-            );
-            let _ = rmm.set_attestation(identity);
-        }
-        Err(e) => log!("attestation unavailable ({e}): realms cannot get tokens"),
-    }
+    let vector_bits = sve::init(args.num_cpus).unwrap_or_else(|()| fail(BootError::Unknown));
+    let token_len = attestation::fetch(args.shared_buf_pa).map(|identity| {
+        let len = identity.platform_token().len();
+        let _ = rmm.set_attestation(identity);
+        len
+    });
+    let features = rmm.platform().cpu_features();
     // SAFETY: CPU 0 at cold boot is the only CPU in the RMM; nothing has read them yet.
     unsafe {
         *RMM.get_mut() = Some(rmm);
         *NUM_CPUS.get_mut() = args.num_cpus;
         core::arch::asm!("dsb sy", options(nostack));
     }
-    log!("cold boot complete on CPU {}", args.cpu_index);
+    banner(&args, &manifest, features, vector_bits, token_len);
     serve(args.cpu_index)
+}
+
+/// The cold boot report, printed at once: what EL3 passed and what the RMM found.
+fn banner(
+    args: &BootArgs,
+    manifest: &Manifest,
+    f: CpuFeatures,
+    (vl, svl): (usize, usize),
+    token_len: Result<usize, attestation::Error>,
+) {
+    let (heap_used, heap_size) = heap::usage();
+    console::block(|b| {
+        b.print(
+            Info,
+            format_args!(
+                "Realm Management Monitor {VERSION} ({GIT}), platform {PLATFORM}, log level {}",
+                console::LEVEL.name()
+            ),
+        );
+        b.print(
+            Info,
+            format_args!(
+                "RMI ABI {}, RSI ABI {}, RMM-EL3 interface {}.{}, boot manifest {}.{}, {} CPUs",
+                RMI_ABI,
+                RSI_ABI,
+                args.ifc_version.major,
+                args.ifc_version.minor,
+                manifest.version.major,
+                manifest.version.minor,
+                args.num_cpus
+            ),
+        );
+        if manifest.console_checksum == Some(ConsoleChecksum::Legacy) {
+            b.print(
+                Warn,
+                format_args!(
+                    "the boot manifest's console checksum matches only the short form \
+                     (base, map_pages, clk_in_hz, baud_rate) that TF-A up to v2.12 computes; \
+                     accepted"
+                ),
+            );
+        }
+        for bank in manifest.dram.as_slice() {
+            let (base, size) = (bank.base, bank.size);
+            b.print(
+                Info,
+                format_args!("DRAM {base:#x}..{:#x} ({})", base + size, Size(size)),
+            );
+        }
+        b.print(
+            Info,
+            format_args!(
+                "heap {} KiB used of {} KiB",
+                heap_used.div_ceil(1024),
+                heap_size / 1024
+            ),
+        );
+        b.print(
+            Info,
+            format_args!(
+                "CPU features: PA {} bits, VMID {} bits, {} GIC list registers, {} breakpoints, \
+                 {} watchpoints",
+                f.pa_bits, f.vmid_bits, f.gic_list_registers, f.breakpoints, f.watchpoints
+            ),
+        );
+        match (vl, svl) {
+            (0, 0) => b.print(
+                Info,
+                format_args!("Normal-world FP/SIMD saved (no SVE or SME)"),
+            ),
+            (vl, 0) => b.print(Info, format_args!("Normal-world SVE saved at {vl} bits")),
+            (0, svl) => b.print(Info, format_args!("Normal-world SME saved at {svl} bits")),
+            (vl, svl) => b.print(
+                Info,
+                format_args!("Normal-world SVE saved at {vl} bits, SME streaming at {svl} bits"),
+            ),
+        }
+        match token_len {
+            Ok(len) => b.print(
+                Info,
+                format_args!("attestation: realm key P-384, platform token {len} bytes"),
+            ),
+            Err(e) => b.print(
+                Warn,
+                format_args!("attestation unavailable ({e}): realms cannot get tokens"),
+            ),
+        }
+        b.print(
+            Info,
+            format_args!("cold boot complete on CPU {}", args.cpu_index),
+        );
+    });
+}
+
+/// A size in MiB, or in KiB if not a whole number of MiB.
+struct Size(u64);
+
+impl core::fmt::Display for Size {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 % (1 << 20) {
+            0 => write!(f, "{} MiB", self.0 >> 20),
+            _ => write!(f, "{} KiB", self.0 >> 10),
+        }
+    }
 }
 
 fn warm_boot(x0: u64) -> ! {
@@ -137,7 +221,7 @@ fn warm_boot(x0: u64) -> ! {
     if sve::init_cpu().is_err() {
         fail(BootError::Unknown);
     }
-    log!("warm boot complete on CPU {cpu}");
+    debug!("warm boot complete on CPU {cpu}");
     serve(cpu)
 }
 

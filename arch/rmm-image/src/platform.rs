@@ -1,8 +1,9 @@
 //! [`rmm::Platform`] on aarch64 at R-EL2: EL3 calls through SMC, granules through the Realm
 //! identity map of DRAM, host memory through the fault-tolerant Non-secure copy, TLB
-//! maintenance by broadcast TLBI, realms through the world switch.
+//! maintenance by broadcast TLBI, realms through the world switch, the call trace to the
+//! console.
 
-use crate::{gic, nscopy, world_switch};
+use crate::{console, gic, nscopy, world_switch};
 use rmm::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, RealmMemory};
 use rmm::rec::{IdRegisters, RealmTrap, VcpuContext};
 use rmm::{Platform, GRANULE_SIZE};
@@ -162,6 +163,13 @@ impl Platform for Aarch64 {
 
     fn id_registers(&self) -> &IdRegisters {
         &self.id_registers
+    }
+
+    /// At log level `verbose` only: below it the core has no trace code.
+    const TRACE_CALLS: bool = console::enabled(console::Level::Verbose);
+
+    fn trace(&self, line: core::fmt::Arguments<'_>) {
+        console::line(format_args!("RMM: {line}"));
     }
 
     fn interrupt_pending(&self, _cpu: usize) -> bool {

@@ -24,7 +24,7 @@ const NOT_SUPPORTED: u64 = -1i64 as u64;
 pub fn smccc_version() {
     let version = smc_call(SMCCC_VERSION, 0);
     let features = psci::features(SMCCC_VERSION);
-    let ok = version >= 0x1_0002 && version < 0x2_0000 && features == psci::SUCCESS;
+    let ok = (0x1_0002..0x2_0000).contains(&version) && features == psci::SUCCESS;
     step(Step::SmcccVersion, ok, [version, features as u64, 0, 0]);
 }
 
