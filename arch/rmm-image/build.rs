@@ -2,16 +2,32 @@
 //! and the QEMU test firmware load it where the platform's memory map says).
 use std::{env, fs, path::PathBuf};
 
-fn main() {
-    println!("cargo:rerun-if-changed=link.ld.in");
-    let describe = std::process::Command::new("git")
-        .args(["describe", "--always", "--dirty", "--tags"])
+/// `git <args>`'s output, if git runs and succeeds.
+fn git(args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=RMM_GIT_DESCRIBE={describe}");
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=link.ld.in");
+    let describe = git(&["describe", "--always", "--dirty", "--tags"]);
+    println!(
+        "cargo:rustc-env=RMM_GIT_DESCRIBE={}",
+        describe.as_deref().unwrap_or("unknown")
+    );
+    // The banner's commit follows new commits and checkouts (HEAD, the branch it names) and
+    // staging (the index); edits that are never staged leave "-dirty" as it was.
+    let mut watched = vec!["HEAD".to_string(), "index".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for path in watched {
+        if let Some(file) = git(&["rev-parse", "--git-path", &path]) {
+            println!("cargo:rerun-if-changed={file}");
+        }
+    }
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }

@@ -90,8 +90,15 @@ fn cold_boot(regs: [u64; 4]) -> ! {
         .iter()
         .map(|b| (b.base, b.size))
         .collect();
-    let rmm = Rmm::new(Aarch64::probe(), &dram, args.num_cpus)
-        .unwrap_or_else(|_| fail(BootError::Unknown));
+    let rmm = Rmm::new(Aarch64::probe(), &dram, args.num_cpus).unwrap_or_else(|e| {
+        let (used, size) = heap::usage();
+        error!(
+            "the DRAM banks cannot be used: {e:?} (heap {} KiB used of {} KiB)",
+            used / 1024,
+            size / 1024
+        );
+        fail(BootError::Unknown)
+    });
     let vector_bits = sve::init(args.num_cpus).unwrap_or_else(|()| fail(BootError::Unknown));
     let token_len = attestation::fetch(args.shared_buf_pa).map(|identity| {
         let len = identity.platform_token().len();
