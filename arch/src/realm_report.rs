@@ -108,7 +108,8 @@
 //! REC 0 loops for ever on one exit: [`MODE_PERF`] RSI_HOST_CALL with `imm` [`IMM_PERF`];
 //! [`MODE_PERF_FP`] the same after writing d0 (so the RMM's lazy FP/SIMD path switches FP state
 //! on every round trip); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
-//! re-enters with RmiRecEnterFlags.emul_mmio). Each exit carries in gprs[0] (the host call's,
+//! re-enters with RmiRecEnterFlags.emul_mmio); [`MODE_PERF_SGI`] a write to ICC_SGI1R_EL1,
+//! forwarded to the host. Each exit carries in gprs[0] (the host call's,
 //! or the stored value) how many counter ticks (CNTVCT_EL0) the realm itself spent between its
 //! previous two exits, outside the timed `smc` or `str` and what it traps to (the FP trap).
 
@@ -141,6 +142,8 @@ pub const MODE_PERF: u64 = 0x9E4F;
 pub const MODE_PERF_FP: u64 = 0x9E50;
 /// x0 at REC 0's entry: loop on MMIO stores.
 pub const MODE_PERF_MMIO: u64 = 0x9E51;
+/// x0 at REC 0's entry: loop on ICC_SGI1R_EL1 writes.
+pub const MODE_PERF_SGI: u64 = 0x9E52;
 
 /// The EL1 virtual timer's PPI.
 pub const VTIMER_INTID: u64 = 27;

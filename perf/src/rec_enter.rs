@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub const RMM_GOAL: u64 = 1000;
 
 /// The variants, in the order the test host runs them: id and description.
-const VARIANTS: [(&str, &str); 4] = [
+const VARIANTS: [(&str, &str); 5] = [
     ("host-call", "RSI_HOST_CALL, host re-enters at once"),
     (
         "host-call-fp",
@@ -24,6 +24,10 @@ const VARIANTS: [(&str, &str); 4] = [
     (
         "mmio",
         "emulated MMIO store (data abort exit, emul_mmio entry)",
+    ),
+    (
+        "sgi",
+        "ICC_SGI1R_EL1 write forwarded to the host (trapped MSR exit)",
     ),
 ];
 

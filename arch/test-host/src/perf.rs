@@ -29,7 +29,7 @@ use crate::realm_payload::{setup, PAYLOAD};
 use crate::report::{check, fail, rmi, Outcome};
 use crate::{cpu, rmi as call};
 use rmm_arch::perf::{PERF_NULL, PERF_READ, PERF_RESET};
-use rmm_arch::realm_report::{MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO};
+use rmm_arch::realm_report::{MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI};
 use rmm_arch::smc::smc;
 
 /// Round trips before measuring: caches, TLBs and the lazy paths settle.
@@ -50,7 +50,7 @@ struct Variant {
     lrs: usize,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant {
         id: "host-call",
         mode: MODE_PERF,
@@ -69,6 +69,11 @@ const VARIANTS: [Variant; 4] = [
     Variant {
         id: "mmio",
         mode: MODE_PERF_MMIO,
+        lrs: 0,
+    },
+    Variant {
+        id: "sgi",
+        mode: MODE_PERF_SGI,
         lrs: 0,
     },
 ];
@@ -155,10 +160,9 @@ fn round_trips(
             run.write_u64(ENTER_LRS + 8 * i, pending_lr(32 + i as u64));
         }
     }
-    let expected = if variant.mode == MODE_PERF_MMIO {
-        EXIT_SYNC
-    } else {
-        EXIT_HOST_CALL
+    let expected = match variant.mode {
+        MODE_PERF_MMIO | MODE_PERF_SGI => EXIT_SYNC,
+        _ => EXIT_HOST_CALL,
     };
     let enter = |n: u64| -> Result<u64, crate::report::Why> {
         let mut realm = 0u64;
