@@ -12,23 +12,13 @@
 #![allow(clippy::result_large_err)]
 
 #[cfg(target_os = "none")]
-mod console;
-#[cfg(target_os = "none")]
-mod cpu;
-#[cfg(target_os = "none")]
-mod entry;
-#[cfg(target_os = "none")]
-mod exceptions;
-#[cfg(target_os = "none")]
-mod gic;
-#[cfg(target_os = "none")]
-mod granule;
+use ns_el2::{console, cpu, gic, granule, psci, rmi, smp};
 #[cfg(target_os = "none")]
 mod params;
 #[cfg(target_os = "none")]
 mod perf;
 #[cfg(target_os = "none")]
-mod psci;
+mod pool;
 #[cfg(target_os = "none")]
 mod realm_code;
 #[cfg(target_os = "none")]
@@ -36,17 +26,14 @@ mod realm_payload;
 #[cfg(target_os = "none")]
 mod report;
 #[cfg(target_os = "none")]
-mod rmi;
-#[cfg(target_os = "none")]
 mod scenarios;
-#[cfg(target_os = "none")]
-mod smp;
 
 /// CPU 0, from `_start`: run every scenario, report, exit.
 #[cfg(target_os = "none")]
 #[no_mangle]
 extern "C" fn primary_main(dtb: u64) -> ! {
     use console::println;
+    ns_el2::init("test-host", || report::exit_now(false));
     console::init();
     println!(
         "test-host: NS-EL2 test host on CPU {} (MPIDR {:#x}), DTB at {:#x}",
@@ -82,7 +69,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     };
     println!("test-host: {} CPUs", cpus);
     gic::init();
-    let mut pool = granule::Pool::new();
+    let mut pool = pool::Pool::new();
     if perf_mode() {
         perf::run(&mut pool);
     }

@@ -20,11 +20,12 @@
 //! Each is printed on one `PERF` line, read by `scripts/perf`.
 
 use crate::console::println;
-use crate::granule::{Granule, Pool};
+use crate::granule::Granule;
 use crate::params::{
     pending_lr, write_rec_enter, ENTER_EMUL_MMIO, ENTER_LRS, EXIT_GPRS, EXIT_HOST_CALL,
     EXIT_REASON, EXIT_SYNC,
 };
+use crate::pool::Pool;
 use crate::realm_payload::{setup, PAYLOAD};
 use crate::report::{check, fail, rmi, Outcome};
 use crate::{cpu, rmi as call};

@@ -26,11 +26,12 @@ mod view;
 
 use crate::console::println;
 use crate::cpu;
-use crate::granule::{Granule, Pool};
+use crate::granule::Granule;
 use crate::params::{
     write_rec_enter, RecExit, ENTER_EMUL_MMIO, ENTER_GICV3_HCR, EXIT_FIQ, EXIT_GPRS,
     EXIT_HOST_CALL, EXIT_IRQ, EXIT_PSCI, EXIT_RIPAS_CHANGE, EXIT_SYNC,
 };
+use crate::pool::Pool;
 use crate::report::{check, fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, RmiError};
 use recs::Ending;

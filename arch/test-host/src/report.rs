@@ -1,9 +1,10 @@
 //! Scenario results: `PASS <name>` / `FAIL <name>: <why>` lines, the totals, and the exit.
 
 use crate::console::println;
-use crate::{exceptions, psci};
+use crate::psci;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
+use ns_el2::exceptions;
 
 // Totals over every CPU. Relaxed increments; CPU 0 reads them after it has seen each other CPU
 // finish through an Acquire load that pairs with that CPU's Release (scenarios::realm,

@@ -3,8 +3,9 @@
 
 use super::rmi_more;
 use crate::cpu;
-use crate::granule::{Granule, Pool};
+use crate::granule::Granule;
 use crate::params::{RealmParams, RecParams, HASH_SHA_256};
+use crate::pool::Pool;
 use crate::report::{fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, MEASURE_CONTENT};
 use rmm::measurement::{
@@ -132,7 +133,7 @@ fn create_rd(realm: &mut PayloadRealm, pool: &mut Pool) -> Outcome {
     let roots = realm.roots;
     realm.delegate(realm.rd)?;
     for i in 0..RTT_NUM_START {
-        let Some(rtt) = Granule::in_pool(roots.pa() + i * GRANULE_SIZE) else {
+        let Some(rtt) = crate::pool::granule(roots.pa() + i * GRANULE_SIZE) else {
             fail!("starting-level RTT outside the pool");
         };
         realm.delegate(rtt)?;

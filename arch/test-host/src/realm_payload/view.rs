@@ -67,11 +67,11 @@ pub fn load() -> Option<RealmView> {
     let (runs, rest) = rest.split_at(RECS);
     let (shared, rim) = rest.split_at(SHARED);
     Some(RealmView {
-        rd: Granule::in_pool(head[0])?,
+        rd: crate::pool::granule(head[0])?,
         recs: core::array::from_fn(|i| recs[i]),
-        runs: core::array::from_fn(|i| Granule::in_pool(runs[i])),
+        runs: core::array::from_fn(|i| crate::pool::granule(runs[i])),
         rec_count: (head[1] as usize).min(RECS),
-        shared: core::array::from_fn(|i| Granule::in_pool(shared[i])),
+        shared: core::array::from_fn(|i| crate::pool::granule(shared[i])),
         rim: Measurement::from_words(core::array::from_fn(|i| rim[i])),
     })
 }

@@ -2,10 +2,11 @@
 //! granule (a Granule Protection Fault, caught here) and gets it back wiped.
 
 use crate::console::println;
-use crate::exceptions::{probe_read, Probe};
-use crate::granule::{Granule, Pool};
+use crate::granule::Granule;
+use crate::pool::Pool;
 use crate::report::{check, fail, rmi, Outcome};
 use crate::rmi::{self as call, ERROR_INPUT};
+use ns_el2::exceptions::{probe_read, Probe};
 
 /// How many granules the scenario delegates.
 const COUNT: usize = 3;
@@ -152,7 +153,7 @@ fn zero_and_writable(granules: &[Granule]) -> Outcome {
 /// table cover all of DRAM, whatever `-m` says); the granule just past DRAM is refused
 /// (B4.3.5 gran_bound: RMI_ERROR_INPUT).
 fn last_of_dram(dram_end: u64) -> Outcome {
-    let last = Granule::unused_dram(dram_end - rmm_arch::GRANULE_SIZE);
+    let last = Granule::at(dram_end - rmm_arch::GRANULE_SIZE);
     last.fill(PATTERN);
     rmi!(
         format_args!("GRANULE_DELEGATE({:#x})", last.pa()),

@@ -4,10 +4,11 @@
 
 use crate::console::println;
 use crate::cpu::{self, Deadline, MAX_CPUS};
-use crate::granule::{Granule, Pool};
+use crate::granule::Granule;
 use crate::params::{
     write_rec_enter, RealmParams, RecExit, RecParams, ENTER_EMUL_MMIO, EXIT_SYNC, HASH_SHA_256,
 };
+use crate::pool::Pool;
 use crate::report::{check, fail, rmi, Outcome};
 use crate::rmi::{self as call, MEASURE_CONTENT};
 use crate::{realm_code, smp};
@@ -126,7 +127,7 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     realm.delegate_granule(rd)?;
     for i in 0..RTT_NUM_START {
         let pa = realm.rtt_root.pa() + i * rmm_arch::GRANULE_SIZE;
-        let Some(rtt) = Granule::in_pool(pa) else {
+        let Some(rtt) = crate::pool::granule(pa) else {
             fail!("starting-level RTT {:#x} outside the pool", pa);
         };
         realm.delegate_granule(rtt)?;
@@ -319,7 +320,7 @@ fn rec_job(index: usize) {
 fn enter_rec(index: usize) -> Outcome {
     // Relaxed: ordered after the Acquire that took this CPU's job (or written by this CPU).
     let rec = REC[index].load(Ordering::Relaxed);
-    let Some(run) = Granule::in_pool(RUN[index].load(Ordering::Relaxed)) else {
+    let Some(run) = crate::pool::granule(RUN[index].load(Ordering::Relaxed)) else {
         fail!("no RmiRecRun granule for CPU {}", index);
     };
     for (n, flags) in [(0, 0), (1, ENTER_EMUL_MMIO)] {

@@ -8,8 +8,8 @@
 mod regs;
 
 use crate::console::println;
-use crate::granule::Pool;
 use crate::params::{write_rec_enter, RecExit};
+use crate::pool::Pool;
 use crate::realm_payload::{setup, PAYLOAD};
 use crate::report::{check, fail, rmi, Outcome};
 use crate::rmi as call;

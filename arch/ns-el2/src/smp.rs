@@ -57,7 +57,7 @@ pub fn secondary(index: usize) -> ! {
         .get(index)
         .map_or(0, |slot| slot.swap(0, Ordering::Acquire));
     if job == 0 {
-        println!("test-host: CPU {} started with no job", index);
+        println!("{}: CPU {} started with no job", crate::name(), index);
     } else {
         // SAFETY: `start` is the only writer of non-zero values, each the address of a `Job`,
         // and a function pointer survives the round trip through `usize` unchanged.
@@ -65,7 +65,12 @@ pub fn secondary(index: usize) -> ! {
         job(index);
     }
     let status = psci::cpu_off();
-    println!("test-host: CPU {}: PSCI CPU_OFF returned {}", index, status);
+    println!(
+        "{}: CPU {}: PSCI CPU_OFF returned {}",
+        crate::name(),
+        index,
+        status
+    );
     loop {
         // SAFETY: waiting for an interrupt has no memory effects.
         unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };

@@ -1,6 +1,6 @@
 //! The console: QEMU's PL011 (UART0), shared with the RMM and the EL3 firmware. Each line is
 //! formatted into a buffer first and sent whole under a lock, so lines of different CPUs of the
-//! test host never mix, and the other worlds' lines can only fall between two of ours if they
+//! program never mix, and the other worlds' lines can only fall between two of ours if they
 //! print while a line is being sent.
 
 use core::fmt::{self, Write};
@@ -78,10 +78,11 @@ pub fn print_line(args: fmt::Arguments) {
     LOCK.store(false, Ordering::Release);
 }
 
-/// `println!` for the test host: one whole line on the shared UART.
+/// `println!` at NS-EL2: one whole line on the shared UART.
+#[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => {
         $crate::console::print_line(format_args!($($arg)*))
     };
 }
-pub(crate) use println;
+pub use crate::println;

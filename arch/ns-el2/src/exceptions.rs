@@ -1,7 +1,7 @@
-//! Exception vectors at NS-EL2. The only exception the test host expects is the Granule
-//! Protection Fault of a deliberate probe (a load from a delegated granule): [`probe_read`] arms
-//! the handler, which records ESR and FAR and skips the load. Anything else is reported with a
-//! register dump, and the run ends with failure.
+//! Exception vectors at NS-EL2. The only exception expected is the Granule Protection Fault of
+//! a deliberate probe (a load from a delegated granule): [`probe_read`] arms the handler, which
+//! records ESR and FAR and skips the load. Anything else is reported with a register dump, and
+//! the program's fatal handler ([`crate::init`]) ends the run.
 
 use crate::console::println;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -97,14 +97,15 @@ extern "C" fn handle_exception(kind: u64, frame: &Frame) -> u64 {
         return 1;
     }
     dump(kind, esr, far, frame);
-    crate::report::exit_now(false)
+    crate::fatal()
 }
 
 fn dump(kind: u64, esr: u64, far: u64, frame: &Frame) {
     const KINDS: [&str; 4] = ["sync", "irq", "fiq", "serror"];
     let source = ["EL2t", "EL2h", "lower AArch64", "lower AArch32"][(kind as usize / 4) & 3];
     println!(
-        "test-host: unexpected {} exception from {} on CPU {}: ESR_EL2={:#x} FAR_EL2={:#x} ELR_EL2={:#x} SPSR_EL2={:#x}",
+        "{}: unexpected {} exception from {} on CPU {}: ESR_EL2={:#x} FAR_EL2={:#x} ELR_EL2={:#x} SPSR_EL2={:#x}",
+        crate::name(),
         KINDS[kind as usize & 3],
         source,
         crate::cpu::current(),
@@ -117,7 +118,8 @@ fn dump(kind: u64, esr: u64, far: u64, frame: &Frame) {
         let base = i * 4;
         match pair {
             [a, b, c, d] => println!(
-                "test-host:   x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
+                "{}:   x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
+                crate::name(),
                 base,
                 a,
                 base + 1,
@@ -128,7 +130,8 @@ fn dump(kind: u64, esr: u64, far: u64, frame: &Frame) {
                 d
             ),
             [a, b, c] => println!(
-                "test-host:   x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
+                "{}:   x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
+                crate::name(),
                 base,
                 a,
                 base + 1,

@@ -57,7 +57,8 @@ pub fn init() {
     );
     wait_rwp();
     println!(
-        "test-host: GICv3 distributor: Group 1 Non-secure interrupts{} were off; enabled",
+        "{}: GICv3 distributor: Group 1 Non-secure interrupts{} were off; enabled",
+        crate::name(),
         if ctlr & CTLR_ARE_NS == 0 {
             " and affinity routing"
         } else {
