@@ -8,6 +8,7 @@ const VERSION: u64 = 0xC400_0150;
 const GRANULE_DELEGATE: u64 = 0xC400_0151;
 const GRANULE_UNDELEGATE: u64 = 0xC400_0152;
 const DATA_CREATE: u64 = 0xC400_0153;
+const DATA_CREATE_UNKNOWN: u64 = 0xC400_0154;
 const DATA_DESTROY: u64 = 0xC400_0155;
 const REALM_ACTIVATE: u64 = 0xC400_0157;
 const REALM_CREATE: u64 = 0xC400_0158;
@@ -17,9 +18,14 @@ const REC_DESTROY: u64 = 0xC400_015B;
 const REC_ENTER: u64 = 0xC400_015C;
 const RTT_CREATE: u64 = 0xC400_015D;
 const RTT_DESTROY: u64 = 0xC400_015E;
+const RTT_MAP_UNPROTECTED: u64 = 0xC400_015F;
+const RTT_READ_ENTRY: u64 = 0xC400_0161;
+const RTT_UNMAP_UNPROTECTED: u64 = 0xC400_0162;
+const PSCI_COMPLETE: u64 = 0xC400_0164;
 const FEATURES: u64 = 0xC400_0165;
 const REC_AUX_COUNT: u64 = 0xC400_0167;
 const RTT_INIT_RIPAS: u64 = 0xC400_0168;
+const RTT_SET_RIPAS: u64 = 0xC400_0169;
 
 /// RMI_ERROR_INPUT (RmiStatusCode, B4.4.25).
 pub const ERROR_INPUT: u8 = 1;
@@ -169,4 +175,34 @@ pub fn rec_destroy(rec: u64) -> RmiResult {
 /// RMI_REC_ENTER(rec, run_ptr).
 pub fn rec_enter(rec: u64, run: u64) -> RmiResult {
     checked(REC_ENTER, &[rec, run]).map(drop)
+}
+
+/// RMI_DATA_CREATE_UNKNOWN(rd, data, ipa).
+pub fn data_create_unknown(rd: u64, data: u64, ipa: u64) -> RmiResult {
+    checked(DATA_CREATE_UNKNOWN, &[rd, data, ipa]).map(drop)
+}
+
+/// RMI_RTT_MAP_UNPROTECTED(rd, ipa, level, desc).
+pub fn rtt_map_unprotected(rd: u64, ipa: u64, level: u64, desc: u64) -> RmiResult {
+    checked(RTT_MAP_UNPROTECTED, &[rd, ipa, level, desc]).map(drop)
+}
+
+/// RMI_RTT_UNMAP_UNPROTECTED(rd, ipa, level): top.
+pub fn rtt_unmap_unprotected(rd: u64, ipa: u64, level: u64) -> RmiResult<u64> {
+    checked(RTT_UNMAP_UNPROTECTED, &[rd, ipa, level]).map(|out| out[1])
+}
+
+/// RMI_RTT_READ_ENTRY(rd, ipa, level): walk level, state, descriptor, RIPAS.
+pub fn rtt_read_entry(rd: u64, ipa: u64, level: u64) -> RmiResult<[u64; 4]> {
+    checked(RTT_READ_ENTRY, &[rd, ipa, level]).map(|out| [out[1], out[2], out[3], out[4]])
+}
+
+/// RMI_PSCI_COMPLETE(calling_rec, target_rec, status).
+pub fn psci_complete(calling: u64, target: u64, status: u64) -> RmiResult {
+    checked(PSCI_COMPLETE, &[calling, target, status]).map(drop)
+}
+
+/// RMI_RTT_SET_RIPAS(rd, rec, base, top): out_top.
+pub fn rtt_set_ripas(rd: u64, rec: u64, base: u64, top: u64) -> RmiResult<u64> {
+    checked(RTT_SET_RIPAS, &[rd, rec, base, top]).map(|out| out[1])
 }

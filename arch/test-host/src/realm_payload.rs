@@ -18,7 +18,6 @@
 mod no_heap;
 mod realm_cpu;
 mod recs;
-mod rmi_more;
 pub mod setup;
 mod timer;
 mod token;
@@ -380,7 +379,7 @@ impl Session {
         };
         rmi!(
             format_args!("PSCI_COMPLETE(REC {} -> REC {})", self.current, target),
-            rmi_more::psci_complete(
+            call::psci_complete(
                 self.realm.recs[self.current],
                 self.realm.recs[target],
                 fid::PsciReturn::Success.encode()
@@ -405,7 +404,7 @@ impl Session {
         while base < top {
             let out_top = rmi!(
                 format_args!("RTT_SET_RIPAS({:#x}, {:#x})", base, top),
-                rmi_more::rtt_set_ripas(self.realm.rd.pa(), rec, base, top)
+                call::rtt_set_ripas(self.realm.rd.pa(), rec, base, top)
             );
             if out_top <= base {
                 fail!("RTT_SET_RIPAS from {:#x} made no progress", base);

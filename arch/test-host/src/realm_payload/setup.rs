@@ -1,7 +1,6 @@
 //! Builds the payload's realm (layout: `rmm_arch::realm_report`) and computes its RIM as the
 //! RMM must (spec A7.1.1, with the core's `rmm::measurement`), and tears it down again.
 
-use super::rmi_more;
 use crate::cpu;
 use crate::granule::Granule;
 use crate::params::{RealmParams, RecParams, HASH_SHA_256};
@@ -220,7 +219,7 @@ fn load(realm: &mut PayloadRealm, pool: &mut Pool, payload: &[u8]) -> Outcome {
         let data = realm.delegate_new(pool)?;
         rmi!(
             format_args!("DATA_CREATE_UNKNOWN({:#x})", ipa),
-            rmi_more::data_create_unknown(realm.rd.pa(), data.pa(), ipa)
+            call::data_create_unknown(realm.rd.pa(), data.pa(), ipa)
         );
         realm.data_top = ipa + GRANULE_SIZE;
     }
@@ -275,7 +274,7 @@ fn map_shared(realm: &mut PayloadRealm, pool: &mut Pool) -> Outcome {
         let ipa = UNPROTECTED_BASE + SHARED_OFFSET + i as u64 * GRANULE_SIZE;
         rmi!(
             format_args!("RTT_MAP_UNPROTECTED({:#x})", ipa),
-            rmi_more::rtt_map_unprotected(realm.rd.pa(), ipa, 3, page.pa() | NS_DESC_ATTRS)
+            call::rtt_map_unprotected(realm.rd.pa(), ipa, 3, page.pa() | NS_DESC_ATTRS)
         );
         *slot = Some(page);
     }
@@ -301,7 +300,7 @@ pub fn teardown(realm: &mut PayloadRealm) -> Outcome {
     for (i, page) in realm.shared.iter().enumerate() {
         if page.is_some() {
             let ipa = UNPROTECTED_BASE + SHARED_OFFSET + i as u64 * GRANULE_SIZE;
-            let result = rmi_more::rtt_unmap_unprotected(rd, ipa, 3).map(drop);
+            let result = call::rtt_unmap_unprotected(rd, ipa, 3).map(drop);
             note(result, format_args!("RTT_UNMAP_UNPROTECTED({:#x})", ipa));
         }
     }
