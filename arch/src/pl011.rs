@@ -1,5 +1,6 @@
-//! A transmit-only PL011 UART driver: the console of the RMM, the QEMU test firmware and the
-//! test host. 32-bit MMIO accesses only (QEMU splits 64-bit ones and rejects the halves).
+//! A polled PL011 UART driver: the console of the RMM, the QEMU test firmware and the NS-EL2
+//! programs (the realm VMM also reads from it). 32-bit MMIO accesses only (QEMU splits 64-bit
+//! ones and rejects the halves).
 
 use core::fmt;
 
@@ -10,6 +11,7 @@ const FBRD: usize = 0x28;
 const LCR_H: usize = 0x2c;
 const CR: usize = 0x30;
 const FR_TXFF: u32 = 1 << 5;
+const FR_RXFE: u32 = 1 << 4;
 const FR_BUSY: u32 = 1 << 3;
 const LCR_H_WLEN8_FEN: u32 = (0b11 << 5) | (1 << 4);
 const CR_UARTEN_TXE_RXE: u32 = 0x301;
@@ -60,6 +62,11 @@ impl Pl011 {
             core::hint::spin_loop();
         }
         self.write_reg(DR, byte.into());
+    }
+
+    /// A received byte, if the receive FIFO holds one.
+    pub fn try_getc(&self) -> Option<u8> {
+        (self.read_reg(FR) & FR_RXFE == 0).then(|| self.read_reg(DR) as u8)
     }
 
     /// Waits until every queued byte has left.

@@ -51,13 +51,8 @@ impl Write for Line {
     }
 }
 
-/// Prints one line (a newline is added).
-pub fn print_line(args: fmt::Arguments) {
-    let mut line = Line {
-        buf: [0; LINE],
-        len: 0,
-    };
-    let _ = line.write_fmt(args);
+/// Runs `f` with the UART while holding the lock.
+fn locked(f: impl FnOnce(&Pl011)) {
     // Acquire: pairs with the Release below of the previous holder, so lines follow each other.
     while LOCK
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -65,17 +60,38 @@ pub fn print_line(args: fmt::Arguments) {
     {
         core::hint::spin_loop();
     }
-    let uart = uart();
-    for &b in &line.buf[..line.len] {
-        if b == b'\n' {
-            uart.putc(b'\r');
-        }
-        uart.putc(b);
-    }
-    uart.putc(b'\r');
-    uart.putc(b'\n');
+    f(&uart());
     // Release: pairs with the next holder's Acquire above.
     LOCK.store(false, Ordering::Release);
+}
+
+/// Prints one line (a newline is added).
+pub fn print_line(args: fmt::Arguments) {
+    let mut line = Line {
+        buf: [0; LINE],
+        len: 0,
+    };
+    let _ = line.write_fmt(args);
+    locked(|uart| {
+        for &b in &line.buf[..line.len] {
+            if b == b'\n' {
+                uart.putc(b'\r');
+            }
+            uart.putc(b);
+        }
+        uart.putc(b'\r');
+        uart.putc(b'\n');
+    });
+}
+
+/// Sends `bytes` as they are (a guest's console output), between whole lines of ours.
+pub fn put_bytes(bytes: &[u8]) {
+    locked(|uart| bytes.iter().for_each(|&b| uart.putc(b)));
+}
+
+/// A byte the console received, if one is waiting.
+pub fn try_getc() -> Option<u8> {
+    uart().try_getc()
 }
 
 /// `println!` at NS-EL2: one whole line on the shared UART.

@@ -14,6 +14,9 @@
 //! - [`rmi`]: typed RMI calls.
 //! - [`gic`]: the program's own GICv3 set-up.
 //! - [`granule`]: Normal-world granules by physical address.
+//!
+//! It also provides the global allocator that linking the core crate `rmm` (measurements,
+//! token checks) requires: one that never allocates.
 #![no_std]
 
 #[cfg(target_os = "none")]
@@ -28,6 +31,8 @@ pub mod exceptions;
 pub mod gic;
 #[cfg(target_os = "none")]
 pub mod granule;
+#[cfg(target_os = "none")]
+mod no_heap;
 #[cfg(target_os = "none")]
 pub mod psci;
 #[cfg(target_os = "none")]

@@ -15,7 +15,6 @@
 //!     target/realm/aarch64-unknown-none-softfloat/release/realm-payload target/realm/realm-payload.bin
 //! ```
 
-mod no_heap;
 mod realm_cpu;
 mod recs;
 pub mod setup;

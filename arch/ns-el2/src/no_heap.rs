@@ -1,8 +1,8 @@
 //! The global allocator the core crate `rmm` requires once it is linked in (it declares
-//! `extern crate alloc` for the RMM's boot-time tables). The test host never allocates, and
-//! the parts of `rmm` it uses (`measurement`, `psci` constants) do not either, so every
-//! allocation fails: the allocation-error handler then panics, which ends the run with a
-//! message.
+//! `extern crate alloc` for the RMM's boot-time tables). The NS-EL2 programs never allocate,
+//! and the parts of `rmm` they use (`measurement`, `attestation` checks, constants) do not
+//! either, so every allocation fails: the allocation-error handler then panics, which ends the
+//! run with a message.
 
 use core::alloc::{GlobalAlloc, Layout};
 
