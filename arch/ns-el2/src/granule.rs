@@ -60,4 +60,34 @@ impl Granule {
             .step_by(8)
             .find(|&offset| self.read_u64(offset) != value)
     }
+
+    /// Writes `bytes` from byte `offset` (which `bytes` must not run past the granule from).
+    pub fn write_bytes(self, offset: usize, bytes: &[u8]) {
+        assert!(offset + bytes.len() <= GRANULE_SIZE as usize);
+        for (i, &b) in bytes.iter().enumerate() {
+            // SAFETY: a byte inside the granule (see the type's comment).
+            unsafe { core::ptr::write_volatile((self.0 + (offset + i) as u64) as *mut u8, b) }
+        }
+    }
+
+    /// Copies `len` bytes (at most a granule) from the Normal-world memory at `pa`.
+    pub fn copy_from(self, pa: u64, len: u64) {
+        for i in 0..len.min(GRANULE_SIZE) {
+            // SAFETY: a byte inside the granule and one of Normal-world memory the caller names
+            // (MMU off: physical addresses; no Rust object covers either).
+            unsafe {
+                let b = core::ptr::read_volatile((pa + i) as *const u8);
+                core::ptr::write_volatile((self.0 + i) as *mut u8, b);
+            }
+        }
+    }
+
+    /// The granule's bytes.
+    pub fn bytes(self) -> [u8; GRANULE_SIZE as usize] {
+        let mut out = [0u8; GRANULE_SIZE as usize];
+        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+            chunk.copy_from_slice(&self.read_u64(8 * i).to_le_bytes());
+        }
+        out
+    }
 }

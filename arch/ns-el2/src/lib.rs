@@ -11,7 +11,7 @@
 //! - [`console`]: whole lines on the shared PL011 (`println!`).
 //! - [`cpu`]: this CPU's index, the counter, deadlines.
 //! - [`psci`], [`smp`]: PSCI calls to EL3, and a job mailbox that runs a function on another CPU.
-//! - [`rmi`]: typed RMI calls.
+//! - [`rmi`]: typed RMI calls; [`rec_run`]: RmiRecRun, what REC_ENTER reads and writes.
 //! - [`gic`]: the program's own GICv3 set-up.
 //! - [`granule`]: Normal-world granules by physical address.
 //!
@@ -35,6 +35,8 @@ pub mod granule;
 mod no_heap;
 #[cfg(target_os = "none")]
 pub mod psci;
+#[cfg(target_os = "none")]
+pub mod rec_run;
 #[cfg(target_os = "none")]
 pub mod rmi;
 #[cfg(target_os = "none")]
