@@ -27,10 +27,14 @@ pub struct Fdt<'a> {
     strings: usize,
 }
 
-/// One step of a walk through the structure block.
-enum Token<'a> {
+/// One step of a walk through the structure block ([`Fdt::tokens`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// BEGIN_NODE: the node's name (with its unit address; `""` for the root).
     Begin(&'a [u8]),
+    /// END_NODE.
     End,
+    /// PROP: the property's name (from the strings block) and value.
     Prop { name: &'a [u8], value: &'a [u8] },
 }
 
@@ -133,6 +137,47 @@ impl<'a> Fdt<'a> {
             Some(())
         });
         complete.then_some(count)
+    }
+
+    /// Calls `visit` with the depth (1 = the root, its properties and its END_NODE) and every
+    /// token in order until it returns `None`; returns whether the structure block was well
+    /// formed up to END (or to where `visit` stopped).
+    pub fn tokens(&self, mut visit: impl FnMut(u32, Token<'a>) -> Option<()>) -> bool {
+        self.walk(|path, token| match token {
+            Token::End => visit(path.depth + 1, token),
+            _ => visit(path.depth, token),
+        })
+    }
+
+    /// The value of property `name` of the node at `path` (`"/"`, `"/chosen"`,
+    /// `"/cpus/cpu@0"`: full names, unit address included), if the tree has both.
+    pub fn property(&self, path: &str, name: &str) -> Option<&'a [u8]> {
+        let path = path.as_bytes().strip_prefix(b"/")?;
+        // The path's components; the root is depth 1, its children depth 2, ...
+        let wanted = path.split(|&c| c == b'/').filter(|c| !c.is_empty());
+        let depth = wanted.clone().count() as u32 + 1;
+        // How deep the current node's ancestry matches `path`.
+        let mut matched = 0u32;
+        let mut found = None;
+        self.tokens(|d, token| {
+            match token {
+                Token::Begin(node) => {
+                    let matches = d == 1 || wanted.clone().nth(d as usize - 2) == Some(node);
+                    if matched == d - 1 && matches && d <= depth {
+                        matched = d;
+                    }
+                }
+                Token::End => matched = matched.min(d - 1),
+                Token::Prop { name: n, value } => {
+                    if d == depth && matched == depth && n == name.as_bytes() {
+                        found = Some(value);
+                        return None;
+                    }
+                }
+            }
+            Some(())
+        });
+        found
     }
 
     /// Calls `visit` for every token in order until it returns `None`; returns whether the
@@ -317,47 +362,49 @@ impl<'a> Writer<'a> {
 
     /// Property `name` with raw `value`.
     pub fn prop(&mut self, name: &str, value: &[u8]) {
-        let nameoff = self.string(name.as_bytes());
-        self.word(PROP);
-        self.word(value.len() as u32);
-        self.word(nameoff);
+        self.prop_header(name, value.len());
         self.put(value);
         self.pad();
     }
 
     /// Property `name` of big-endian 32-bit cells.
     pub fn prop_u32s(&mut self, name: &str, cells: &[u32]) {
-        self.prop_cells(name, cells.iter().flat_map(|c| c.to_be_bytes()));
+        self.prop_header(name, 4 * cells.len());
+        for c in cells {
+            self.word(*c);
+        }
     }
 
     /// Property `name` of big-endian 64-bit values (two cells each).
     pub fn prop_u64s(&mut self, name: &str, values: &[u64]) {
-        self.prop_cells(name, values.iter().flat_map(|v| v.to_be_bytes()));
+        self.prop_header(name, 8 * values.len());
+        for v in values {
+            self.put(&v.to_be_bytes());
+        }
     }
 
-    /// Property `name` of at most 64 bytes of cells.
-    fn prop_cells(&mut self, name: &str, bytes: impl Iterator<Item = u8>) {
-        let mut buf = [0u8; 64];
-        let mut len = 0;
-        for b in bytes {
-            match buf.get_mut(len) {
-                Some(slot) => *slot = b,
-                None => self.overflow = true,
-            }
-            len += 1;
+    /// Property `name` holding the string list `values` (each NUL-terminated), as
+    /// `compatible` or `clock-names` take.
+    pub fn prop_strs(&mut self, name: &str, values: &[&str]) {
+        self.prop_header(name, values.iter().map(|v| v.len() + 1).sum());
+        for v in values {
+            self.put(v.as_bytes());
+            self.put(&[0]);
         }
-        self.prop(name, &buf[..len.min(buf.len())]);
+        self.pad();
+    }
+
+    /// The PROP token, the value's length and the name's offset: the value follows.
+    fn prop_header(&mut self, name: &str, len: usize) {
+        let nameoff = self.string(name.as_bytes());
+        self.word(PROP);
+        self.word(len as u32);
+        self.word(nameoff);
     }
 
     /// Property `name` holding the NUL-terminated string `value`.
     pub fn prop_str(&mut self, name: &str, value: &str) {
-        let nameoff = self.string(name.as_bytes());
-        self.word(PROP);
-        self.word(value.len() as u32 + 1);
-        self.word(nameoff);
-        self.put(value.as_bytes());
-        self.put(&[0]);
-        self.pad();
+        self.prop_strs(name, &[value]);
     }
 
     /// The offset of `name` in the strings table, adding it if new.
@@ -418,7 +465,7 @@ impl<'a> Writer<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fdt, Writer};
+    use super::{Fdt, Token, Writer};
 
     /// A tree shaped like QEMU virt's: memory, four CPUs (one with a two-cell reg), a device.
     fn virt_like(buf: &mut [u8]) -> usize {
@@ -510,6 +557,79 @@ mod tests {
         let mut w = Writer::new(&mut buf);
         w.begin_node("");
         assert_eq!(w.finish(), None);
+    }
+
+    #[test]
+    fn property_finds_a_nodes_own_properties_by_full_path() {
+        let mut buf = [0u8; 2048];
+        let size = virt_like(&mut buf);
+        let fdt = Fdt::new(&buf[..size]).unwrap();
+        assert_eq!(fdt.property("/", "#size-cells"), Some(&[0, 0, 0, 2][..]));
+        assert_eq!(fdt.property("/cpus/cpu@1", "reg"), Some(&[0, 0, 0, 1][..]));
+        assert_eq!(
+            fdt.property("/cpus/cpu@100", "enable-method"),
+            Some(&b"psci\0"[..])
+        );
+        // Not a child's property, not a sibling's, not a prefix of a name.
+        assert_eq!(fdt.property("/cpus", "reg"), None);
+        assert_eq!(fdt.property("/cpus/cpu@2", "reg"), None);
+        assert_eq!(fdt.property("/memory", "reg"), None);
+        assert_eq!(fdt.property("/cpus/cpu-map", "reg"), None);
+        assert_eq!(fdt.property("memory@40000000", "reg"), None, "not a path");
+        assert!(fdt.property("/memory@40000000", "reg").is_some());
+    }
+
+    #[test]
+    fn tokens_walk_every_node_and_property_with_depths() {
+        let mut buf = [0u8; 512];
+        let mut w = Writer::new(&mut buf);
+        w.begin_node("");
+        w.begin_node("a");
+        w.prop_strs("compatible", &["x,y", "z"]);
+        w.prop_u32s("interrupts", &[7; 24]);
+        w.prop("empty", &[]);
+        w.end_node();
+        w.end_node();
+        let size = w.finish().unwrap();
+        let fdt = Fdt::new(&buf[..size]).unwrap();
+        let mut seen = [(0, Token::End); 8];
+        let mut n = 0;
+        assert!(fdt.tokens(|depth, token| {
+            seen[n] = (depth, token);
+            n += 1;
+            Some(())
+        }));
+        let cells: [u8; 96] = core::array::from_fn(|i| if i % 4 == 3 { 7 } else { 0 });
+        let expected = [
+            (1, Token::Begin(b"")),
+            (2, Token::Begin(b"a")),
+            (
+                2,
+                Token::Prop {
+                    name: b"compatible",
+                    value: b"x,y\0z\0",
+                },
+            ),
+            (
+                2,
+                Token::Prop {
+                    name: b"interrupts",
+                    value: &cells,
+                },
+            ),
+            (
+                2,
+                Token::Prop {
+                    name: b"empty",
+                    value: b"",
+                },
+            ),
+            (2, Token::End),
+            (1, Token::End),
+        ];
+        assert_eq!(seen[..n], expected, "a cell list longer than 64 bytes too");
+        // A visitor that stops early: the walk so far was well formed.
+        assert!(fdt.tokens(|_, _| None));
     }
 
     #[test]
