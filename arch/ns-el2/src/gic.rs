@@ -85,3 +85,27 @@ pub fn redistributor() -> Option<u64> {
     }
     None
 }
+
+/// GICR_ISENABLER0 and GICR_ICENABLER0 in a redistributor's SGI frame.
+const GICR_ISENABLER0: u64 = 0x1_0000 + 0x100;
+const GICR_ICENABLER0: u64 = 0x1_0000 + 0x180;
+
+/// Enables (`on`) or disables the SGIs and PPIs `intids` (each below 32) at this CPU's
+/// redistributor; false if it has none.
+pub fn set_private(intids: &[u32], on: bool) -> bool {
+    let Some(frame) = redistributor() else {
+        return false;
+    };
+    let bits = intids
+        .iter()
+        .filter(|&&i| i < 32)
+        .fold(0u32, |b, &i| b | 1 << i);
+    let register = if on { GICR_ISENABLER0 } else { GICR_ICENABLER0 };
+    write32(frame + register, bits);
+    true
+}
+
+/// Enables the SGIs and PPIs `intids` at this CPU's redistributor.
+pub fn enable_private(intids: &[u32]) -> bool {
+    set_private(intids, true)
+}

@@ -73,7 +73,7 @@ mod firmware {
     use rmm_arch::layout::qemu::{
         DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, SHARED_BUF_BASE, UART0_BASE,
     };
-    use rmm_arch::manifest::{Console, DramBank};
+    use rmm_arch::manifest::{Console, ConsoleChecksum, DramBank};
     use rmm_arch::{manifest_writer, read_sysreg, write_sysreg};
 
     /// SCR_EL3 bits (Arm ARM D23.2 SCR_EL3).
@@ -277,7 +277,12 @@ mod firmware {
             base: dram_base,
             size: dram_size,
         };
-        let words = manifest_writer::build_v03(SHARED_BUF_BASE, bank, &console);
+        let rule = if quirks::on(Quirk::LegacyConsoleChecksum) {
+            ConsoleChecksum::Legacy
+        } else {
+            ConsoleChecksum::Full
+        };
+        let words = manifest_writer::build_v03(SHARED_BUF_BASE, bank, &console, rule);
         let buf = SHARED_BUF_BASE as *mut u64;
         for i in 0..(rmm_arch::GRANULE_SIZE as usize / 8) {
             let w = words.get(i).copied().unwrap_or(0);

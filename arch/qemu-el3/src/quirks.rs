@@ -8,6 +8,7 @@
 //! | `dtb-not-in-x0` | the Normal world is entered with x0 = 0 instead of the device tree's address |
 //! | `no-dtb` | as `dtb-not-in-x0`, and the device tree QEMU placed at the start of DRAM is erased |
 //! | `no-perf-sip` | the perf SiP calls (`rmm_arch::perf`) are unknown functions, as in TF-A |
+//! | `legacy-console-checksum` | the boot manifest's console checksum covers only base, map_pages, clk_in_hz and baud_rate, as TF-A up to v2.12 computes it |
 
 use crate::println;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -22,13 +23,15 @@ pub enum Quirk {
     DtbNotInX0 = 1 << 1,
     NoDtb = 1 << 2,
     NoPerfSip = 1 << 3,
+    LegacyConsoleChecksum = 1 << 4,
 }
 
-const NAMES: [(&[u8], Quirk); 4] = [
+const NAMES: [(&[u8], Quirk); 5] = [
     (b"gic-grp1ns-off", Quirk::GicGrp1NsOff),
     (b"dtb-not-in-x0", Quirk::DtbNotInX0),
     (b"no-dtb", Quirk::NoDtb),
     (b"no-perf-sip", Quirk::NoPerfSip),
+    (b"legacy-console-checksum", Quirk::LegacyConsoleChecksum),
 ];
 
 /// The quirks in force, as a set of [`Quirk`] bits. Written once by the primary before it

@@ -7,9 +7,8 @@ use super::devices;
 use super::realm::{self, Realm};
 use super::say;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
-use ns_el2::granule::Granule;
 use ns_el2::rec_run::{self, Exit, RecRun, LRS};
-use ns_el2::{cpu, pool_exhausted_is_fatal as _, rmi, smp};
+use ns_el2::{cpu, rmi, smp};
 use realm_vmm::layout::{MAX_VCPUS, UNPROTECTED_BIT};
 use realm_vmm::mmio::MmioAccess;
 use rmm_arch::{read_sysreg, write_sysreg, GRANULE_SIZE};
@@ -236,7 +235,7 @@ fn data_abort(
             Ok(true)
         }
         Err(_) => {
-            let ipa = realm_vmm::mmio::fault_ipa(exit.hpfar, exit.far) & !(GRANULE_SIZE - 1);
+            let ipa = realm_vmm::mmio::fault_ipa(exit.far, exit.hpfar) & !(GRANULE_SIZE - 1);
             *same_fault = match *same_fault {
                 (at, n) if at == ipa => (at, n + 1),
                 _ => (ipa, 1),
@@ -367,6 +366,3 @@ fn ripas_change(i: usize, realm: &mut Realm, exit: &Exit, next: &mut Next) -> Re
     }
     Ok(true)
 }
-
-/// Unused: keeps `Granule` imported for the record's type in `realm`.
-const _: Option<Granule> = None;

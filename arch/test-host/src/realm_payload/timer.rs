@@ -17,9 +17,6 @@ const EXIT_CNTP_CTL: usize = 0x800 + 0x400;
 const EXIT_CNTP_CVAL: usize = 0x800 + 0x408;
 const EXIT_CNTV_CTL: usize = 0x800 + 0x410;
 const EXIT_CNTV_CVAL: usize = 0x800 + 0x418;
-/// GICR_ISENABLER0 and GICR_ICENABLER0 in a redistributor's SGI frame.
-const GICR_ISENABLER0: u64 = 0x1_0000 + 0x100;
-const GICR_ICENABLER0: u64 = 0x1_0000 + 0x180;
 
 /// Whether a timer with control value `ctl` asserts its output: ENABLE, ISTATUS, not IMASK.
 fn asserts(ctl: u64) -> bool {
@@ -97,14 +94,9 @@ impl RecTimers {
 /// interrupts at its CPU interface (PSTATE.I stays masked at NS-EL2: a pending PPI only ends
 /// a realm's run).
 pub fn enable_ppis(on: bool) -> Outcome {
-    let Some(frame) = crate::gic::redistributor() else {
+    if !crate::gic::set_private(&[VTIMER_INTID as u32, PTIMER_INTID as u32], on) {
         return Err(Why::new(format_args!("no redistributor for this CPU")));
-    };
-    let bits = (1u32 << VTIMER_INTID) | (1 << PTIMER_INTID);
-    let register = if on { GICR_ISENABLER0 } else { GICR_ICENABLER0 };
-    // SAFETY: a write-1 register of this CPU's redistributor (MMU off: Device memory); it
-    // changes only which PPIs this CPU is signalled, and the timers' PPIs are Group 1 NS.
-    unsafe { core::ptr::write_volatile((frame + register) as *mut u32, bits) };
+    }
     // SAFETY: ICC_IGRPEN1_EL1 gates Group 1 signalling at this CPU interface; IRQs stay
     // masked at NS-EL2.
     unsafe { write_sysreg!("s3_0_c12_c12_7", u64::from(on)) };

@@ -1,0 +1,236 @@
+//! The guest's devices on the hardware: the models of `realm_vmm` (vGIC, PL011) behind one
+//! lock, fed by REC exits, and the physical side of interrupts: the kick SGI, the EL2 physical
+//! timer that wakes an idle vCPU's CPU, the console's receive side.
+
+use super::vcpu::{self, KICK_SGI};
+use core::fmt;
+use core::sync::atomic::Ordering;
+use ns_el2::rec_run::{Exit, LRS};
+use ns_el2::{console, gic};
+use realm_vmm::layout::{MAX_VCPUS, PL011_INTID, PTIMER_INTID, VTIMER_INTID};
+use realm_vmm::mmio::{MmioAccess, Region};
+use realm_vmm::pl011::Pl011;
+use realm_vmm::vgic::Vgic;
+use rmm::spinlock::SpinLock;
+use rmm_arch::{read_sysreg, write_sysreg};
+
+/// The emulated devices.
+struct Devices {
+    vgic: Vgic,
+    uart: Pl011,
+    /// Received bytes the UART had no room for yet.
+    rx_backlog: [u8; 64],
+    rx_len: usize,
+    vcpus: usize,
+}
+
+static DEVICES: SpinLock<Devices> = SpinLock::new(Devices {
+    vgic: Vgic::new(),
+    uart: Pl011::new(),
+    rx_backlog: [0; 64],
+    rx_len: 0,
+    vcpus: 0,
+});
+
+/// Serialises the realm's memory changes made while it runs (RTTs created on demand, pages
+/// mapped, RIPAS changes): RMI commands on one realm's tables may fail with RMI_ERROR_RTT when
+/// two CPUs create the same table at once.
+pub static MEMORY: SpinLock<()> = SpinLock::new(());
+
+/// The EL2 physical timer's PPI, which wakes an idle CPU at a guest timer's deadline.
+const HYP_TIMER_INTID: u32 = 26;
+
+/// Sets the devices up for `vcpus` vCPUs with these MPIDRs. CPU 0, before the guest runs.
+pub fn init(vcpus: usize, mpidrs: &[u64]) {
+    let mut d = DEVICES.lock();
+    d.vcpus = vcpus;
+    d.vgic.init(mpidrs);
+}
+
+/// This CPU's interrupts: the kick SGI, the guest's timer PPIs (a timer firing while the realm
+/// runs ends its run) and the EL2 timer, all Group 1 Non-secure, signalled but never taken
+/// (PSTATE.I stays masked): they end a realm's run or a WFI.
+pub fn init_cpu() {
+    gic::enable_private(&[KICK_SGI as u32, VTIMER_INTID, PTIMER_INTID, HYP_TIMER_INTID]);
+    // SAFETY: ICC_PMR_EL1 and ICC_IGRPEN1_EL1 only decide which interrupts are signalled to
+    // this CPU; none is taken (DAIF masked at NS-EL2).
+    unsafe {
+        write_sysreg!("s3_0_c4_c6_0", 0xff); // ICC_PMR_EL1
+        write_sysreg!("s3_0_c12_c12_7", 1); // ICC_IGRPEN1_EL1
+    }
+    rmm_arch::isb!();
+}
+
+/// Acknowledges the physical interrupts pending at this CPU (kicks, timers): they have done
+/// their job by ending the realm's run or the WFI.
+pub fn ack_kicks() {
+    loop {
+        let intid = read_sysreg!("s3_0_c12_c12_0") & 0xff_ffff; // ICC_IAR1_EL1
+        if intid >= 1020 {
+            break;
+        }
+        if intid == u64::from(HYP_TIMER_INTID) {
+            // SAFETY: the EL2 physical timer is the VMM's own; disabled until the next wait.
+            unsafe { write_sysreg!("cnthp_ctl_el2", 0) };
+        }
+        // SAFETY: ends the interrupt just acknowledged; no memory effect.
+        unsafe { write_sysreg!("s3_0_c12_c12_1", intid) }; // ICC_EOIR1_EL1
+    }
+    rmm_arch::isb!();
+}
+
+/// Waits (WFI) until an interrupt is signalled to this CPU, at the latest at the counter value
+/// `deadline` (the EL2 physical timer).
+pub fn wait_for_interrupt(deadline: Option<u64>) {
+    // SAFETY: the EL2 physical timer is the VMM's own; WFI only waits.
+    unsafe {
+        match deadline {
+            Some(at) => {
+                write_sysreg!("cnthp_cval_el2", at);
+                write_sysreg!("cnthp_ctl_el2", 1);
+            }
+            None => write_sysreg!("cnthp_ctl_el2", 0),
+        }
+        core::arch::asm!("isb", "wfi", options(nostack));
+    }
+}
+
+/// The list registers and ICH_HCR_EL2 for vCPU `vcpu`'s next entry (`lrs` holds those of its
+/// last exit).
+pub fn fill_lrs(vcpu: usize, lrs: &mut [u64; LRS]) -> u64 {
+    let n = rmm_arch::read_sysreg!("s3_4_c12_c11_1") as usize & 0x1f; // ICH_VTR_EL2.ListRegs
+    let mut hcr = 0;
+    DEVICES.lock().vgic.fill(vcpu, &mut lrs[..=n.min(LRS - 1)], &mut hcr);
+    hcr
+}
+
+/// After every exit of `vcpu`: the list registers back into the vGIC, the timers' levels.
+pub fn after_exit(vcpu: usize, exit: &Exit) {
+    let asserted = |ctl: u64| ctl & 0b111 == 0b101; // ENABLE, ISTATUS, not IMASK
+    let mut d = DEVICES.lock();
+    d.vgic.sync(vcpu, &exit.gicv3_lrs, exit.gicv3_misr);
+    d.vgic.set_ppi_level(vcpu, VTIMER_INTID, asserted(exit.timers[0]));
+    d.vgic.set_ppi_level(vcpu, PTIMER_INTID, asserted(exit.timers[2]));
+}
+
+/// When vCPU `vcpu`'s enabled, unmasked EL1 timers fire, from its last exit.
+pub fn timer_deadline(exit: &Exit) -> Option<u64> {
+    let armed = |ctl: u64, cval: u64| (ctl & 0b011 == 0b001).then_some(cval);
+    match (
+        armed(exit.timers[0], exit.timers[1]),
+        armed(exit.timers[2], exit.timers[3]),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether `vcpu` has an interrupt to take.
+pub fn pending(vcpu: usize) -> bool {
+    DEVICES.lock().vgic.pending(vcpu)
+}
+
+/// An ICC_SGI1R_EL1 write of `vcpu`: the vCPUs that got an SGI.
+pub fn sgi(vcpu: usize, value: u64) -> impl Iterator<Item = usize> {
+    let targets = DEVICES.lock().vgic.sgi(vcpu, value);
+    (0..MAX_VCPUS).filter(move |&i| targets & 1 << i != 0)
+}
+
+/// An emulated MMIO access of `vcpu`: the value for its next entry's x0, or `None` if no
+/// device is there.
+pub fn mmio(vcpu: usize, access: &MmioAccess) -> Option<u64> {
+    let mut d = DEVICES.lock();
+    let vcpus = d.vcpus;
+    let size = access.size;
+    let (value, kicks) = match Region::of(access.ipa, vcpus) {
+        Region::Gicd { offset } => {
+            if access.write {
+                let kicks = d.vgic.dist_write(offset, size, access.value);
+                (0, kicks)
+            } else {
+                (d.vgic.dist_read(offset, size), 0)
+            }
+        }
+        Region::Gicr { vcpu: frame, offset } => {
+            if access.write {
+                let kicks = d.vgic.redist_write(frame, offset, size, access.value);
+                (0, kicks)
+            } else {
+                (d.vgic.redist_read(frame, offset, size), 0)
+            }
+        }
+        Region::Pl011 { offset } => {
+            let value = if access.write {
+                if let Some(byte) = d.uart.write(offset, size, access.value) {
+                    console::put_bytes(&[byte]);
+                }
+                0
+            } else {
+                d.uart.read(offset, size)
+            };
+            let level = d.uart.irq_level();
+            let kicks = d.vgic.set_spi_level(PL011_INTID, level);
+            (value, kicks)
+        }
+        Region::Unknown { .. } => return None,
+    };
+    drop(d);
+    let _ = vcpu;
+    for target in (0..MAX_VCPUS).filter(|&i| kicks & 1 << i != 0) {
+        vcpu::kick(target);
+    }
+    Some(access.read_result(value))
+}
+
+/// Bytes typed on the console go to the guest's UART (CPU 0, after its exits and wake-ups).
+pub fn console_input() {
+    let mut d = DEVICES.lock();
+    while d.rx_len < d.rx_backlog.len() {
+        let Some(byte) = console::try_getc() else {
+            break;
+        };
+        let at = d.rx_len;
+        d.rx_backlog[at] = byte;
+        d.rx_len += 1;
+    }
+    let mut taken = 0;
+    while taken < d.rx_len {
+        let byte = d.rx_backlog[taken];
+        if !d.uart.push_rx(byte) {
+            break;
+        }
+        taken += 1;
+    }
+    let len = d.rx_len;
+    d.rx_backlog.copy_within(taken..len, 0);
+    d.rx_len -= taken;
+    if taken > 0 {
+        let level = d.uart.irq_level();
+        let kicks = d.vgic.set_spi_level(PL011_INTID, level);
+        drop(d);
+        for target in (0..MAX_VCPUS).filter(|&i| kicks & 1 << i != 0) {
+            vcpu::kick(target);
+        }
+    }
+}
+
+/// The exit counts, for the end-of-run line.
+pub struct Stats;
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let n = |i: usize| vcpu::EXITS[i].load(Ordering::Relaxed);
+        write!(
+            f,
+            "REC exits: {} sync ({} MMIO, {} SGI, {} WFI), {} IRQ, {} PSCI, {} RIPAS, {} host call",
+            n(0),
+            n(7),
+            n(8),
+            n(9),
+            n(1),
+            n(3),
+            n(4),
+            n(5)
+        )
+    }
+}
