@@ -6,7 +6,10 @@
 use crate::cpu::MAX_CPUS;
 
 /// Bytes of stack per CPU; keep in step with `STACK_SIZE` in link.ld.
-pub const STACK_SIZE: u64 = 0x8000;
+pub const STACK_SIZE: u64 = 0x1_0000;
+/// The word at the bottom of every CPU's stack, written at entry: a stack that overflowed
+/// into the memory below it has overwritten it ([`stack_overflowed`]).
+const CANARY: u64 = 0x57ac_c0de_57ac_c0de;
 
 /// SCTLR_EL2 with only its RES1 bits: MMU, caches and alignment checks off, little-endian.
 const SCTLR_EL2_RES1: u64 = 0x30c5_0830;
@@ -19,9 +22,11 @@ _start:
     // x0 = DTB address. Keep it in x19 (callee-saved) across the set-up.
     mov     x19, x0
     bl      setup_el2
-    // CPU 0's stack: the first slot.
+    // CPU 0's stack: the first slot, its canary at the bottom.
     adrp    x1, __stacks_start
     add     x1, x1, :lo12:__stacks_start
+    ldr     x2, ={canary}
+    str     x2, [x1]
     mov     x2, #{stack_size}
     add     sp, x1, x2
     // Zero .bss (16-byte aligned at both ends by link.ld).
@@ -47,10 +52,11 @@ secondary_entry:
     bl      setup_el2
     adrp    x1, __stacks_start
     add     x1, x1, :lo12:__stacks_start
-    add     x2, x19, #1
     mov     x3, #{stack_size}
-    madd    x1, x2, x3, x1
-    mov     sp, x1
+    madd    x1, x19, x3, x1
+    ldr     x2, ={canary}
+    str     x2, [x1]
+    add     sp, x1, x3
     mov     x0, x19
     bl      secondary_main
 park:
@@ -71,4 +77,21 @@ setup_el2:
     stack_size = const STACK_SIZE,
     max_cpus = const MAX_CPUS,
     sctlr = const SCTLR_EL2_RES1,
+    canary = const CANARY,
 );
+
+unsafe extern "C" {
+    static __stacks_start: u8;
+}
+
+/// The first CPU whose stack has overflowed (its canary is gone), if any.
+pub fn stack_overflowed() -> Option<usize> {
+    let start = &raw const __stacks_start as u64;
+    (0..MAX_CPUS).find(|&cpu| {
+        let bottom = start + cpu as u64 * STACK_SIZE;
+        // SAFETY: the bottom word of CPU `cpu`'s stack slot (link.ld), aligned; read only.
+        let word = unsafe { core::ptr::read_volatile(bottom as *const u64) };
+        // A CPU that never started has a zero word (.stacks is not zeroed, but QEMU's RAM is).
+        word != CANARY && word != 0
+    })
+}

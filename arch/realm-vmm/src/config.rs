@@ -93,8 +93,10 @@ mod tests {
 
     #[test]
     fn parses_every_key() {
-        let c = parse(b"vcpus=4 ram=512 kernel=0x70000000+0x2a00000 initrd=0x74000000+4096 pool=0x78000000\0")
-            .unwrap();
+        let c = parse(
+            b"vcpus=4 ram=512 kernel=0x70000000+0x2a00000 initrd=0x74000000+4096 pool=0x78000000\0",
+        )
+        .unwrap();
         assert_eq!(
             c,
             Config {
@@ -109,10 +111,25 @@ mod tests {
 
     #[test]
     fn refuses_missing_unknown_and_bad_values() {
-        assert_eq!(parse(b"ram=1 kernel=1+1 pool=1"), Err(ConfigError::Missing("vcpus")));
-        assert_eq!(parse(b"vcpus=1 ram=1 kernel=1+1 pool=1 x=2"), Err(ConfigError::Unknown));
-        assert_eq!(parse(b"vcpus=0 ram=1 kernel=1+1 pool=1"), Err(ConfigError::Bad("vcpus")));
-        assert_eq!(parse(b"vcpus=1 ram=1 kernel=1 pool=1"), Err(ConfigError::Bad("kernel")));
-        assert_eq!(parse(b"vcpus=1 ram=0 kernel=1+1 pool=1"), Err(ConfigError::Bad("ram")));
+        assert_eq!(
+            parse(b"ram=1 kernel=1+1 pool=1"),
+            Err(ConfigError::Missing("vcpus"))
+        );
+        assert_eq!(
+            parse(b"vcpus=1 ram=1 kernel=1+1 pool=1 x=2"),
+            Err(ConfigError::Unknown)
+        );
+        assert_eq!(
+            parse(b"vcpus=0 ram=1 kernel=1+1 pool=1"),
+            Err(ConfigError::Bad("vcpus"))
+        );
+        assert_eq!(
+            parse(b"vcpus=1 ram=1 kernel=1 pool=1"),
+            Err(ConfigError::Bad("kernel"))
+        );
+        assert_eq!(
+            parse(b"vcpus=1 ram=0 kernel=1+1 pool=1"),
+            Err(ConfigError::Bad("ram"))
+        );
     }
 }

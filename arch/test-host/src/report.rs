@@ -91,6 +91,10 @@ pub fn check(name: fmt::Arguments, outcome: Outcome) -> bool {
 
 /// Prints the totals and ends the run: status 0 if everything passed.
 pub fn finish() -> ! {
+    if let Some(cpu) = ns_el2::entry::stack_overflowed() {
+        let why = Why::new(format_args!("the stack of CPU {} overflowed", cpu));
+        check(format_args!("test-host/stacks"), Err(why));
+    }
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);
     println!("test-host: {} passed, {} failed", passed, failed);

@@ -10,7 +10,7 @@ use ns_el2::{console, gic};
 use realm_vmm::layout::{MAX_VCPUS, PL011_INTID, PTIMER_INTID, VTIMER_INTID};
 use realm_vmm::mmio::{MmioAccess, Region};
 use realm_vmm::pl011::Pl011;
-use realm_vmm::vgic::Vgic;
+use realm_vmm::vgic::{self, Effect, Vgic};
 use rmm::spinlock::SpinLock;
 use rmm_arch::{read_sysreg, write_sysreg};
 
@@ -24,13 +24,22 @@ struct Devices {
     vcpus: usize,
 }
 
-static DEVICES: SpinLock<Devices> = SpinLock::new(Devices {
-    vgic: Vgic::new(),
-    uart: Pl011::new(),
-    rx_backlog: [0; 64],
-    rx_len: 0,
-    vcpus: 0,
-});
+/// The devices, once [`init`] has made them.
+static DEVICES: SpinLock<Option<Devices>> = SpinLock::new(None);
+
+/// Runs `f` on the devices (after [`init`]).
+fn with<R>(f: impl FnOnce(&mut Devices) -> R) -> R {
+    let mut d = DEVICES.lock();
+    let d = d.as_mut().expect("devices::init runs before any vCPU");
+    f(d)
+}
+
+/// Kicks the vCPUs `effect` names (other than those already in the VMM).
+fn kick_all(effect: Effect) {
+    for target in (0..MAX_VCPUS).filter(|&i| effect.kick & 1 << i != 0) {
+        vcpu::kick(target);
+    }
+}
 
 /// Serialises the realm's memory changes made while it runs (RTTs created on demand, pages
 /// mapped, RIPAS changes): RMI commands on one realm's tables may fail with RMI_ERROR_RTT when
@@ -39,19 +48,38 @@ pub static MEMORY: SpinLock<()> = SpinLock::new(());
 
 /// The EL2 physical timer's PPI, which wakes an idle CPU at a guest timer's deadline.
 const HYP_TIMER_INTID: u32 = 26;
+/// The GIC maintenance interrupt's PPI: the guest's EOI of a level interrupt or the list
+/// registers running dry (ICH_HCR_EL2.UIE) ends its run, so the VMM refills them.
+const MAINTENANCE_INTID: u32 = 25;
 
-/// Sets the devices up for `vcpus` vCPUs with these MPIDRs. CPU 0, before the guest runs.
-pub fn init(vcpus: usize, mpidrs: &[u64]) {
-    let mut d = DEVICES.lock();
-    d.vcpus = vcpus;
-    d.vgic.init(mpidrs);
+/// Sets the devices up for vCPUs with these MPIDRs. CPU 0, before the guest runs.
+pub fn init(mpidrs: &[u64]) {
+    *DEVICES.lock() = Some(Devices {
+        vgic: Vgic::new(mpidrs),
+        uart: Pl011::new(),
+        rx_backlog: [0; 64],
+        rx_len: 0,
+        vcpus: mpidrs.len(),
+    });
+}
+
+/// vCPU `vcpu` was turned on or off (PSCI): SPIs routed to any vCPU follow.
+pub fn set_online(vcpu: usize, on: bool) {
+    let effect = with(|d| d.vgic.set_online(vcpu, on));
+    kick_all(effect);
 }
 
 /// This CPU's interrupts: the kick SGI, the guest's timer PPIs (a timer firing while the realm
 /// runs ends its run) and the EL2 timer, all Group 1 Non-secure, signalled but never taken
 /// (PSTATE.I stays masked): they end a realm's run or a WFI.
 pub fn init_cpu() {
-    gic::enable_private(&[KICK_SGI as u32, VTIMER_INTID, PTIMER_INTID, HYP_TIMER_INTID]);
+    gic::enable_private(&[
+        KICK_SGI as u32,
+        VTIMER_INTID,
+        PTIMER_INTID,
+        HYP_TIMER_INTID,
+        MAINTENANCE_INTID,
+    ]);
     // SAFETY: ICC_PMR_EL1 and ICC_IGRPEN1_EL1 only decide which interrupts are signalled to
     // this CPU; none is taken (DAIF masked at NS-EL2).
     unsafe {
@@ -100,17 +128,20 @@ pub fn wait_for_interrupt(deadline: Option<u64>) {
 pub fn fill_lrs(vcpu: usize, lrs: &mut [u64; LRS]) -> u64 {
     let n = rmm_arch::read_sysreg!("s3_4_c12_c11_1") as usize & 0x1f; // ICH_VTR_EL2.ListRegs
     let mut hcr = 0;
-    DEVICES.lock().vgic.fill(vcpu, &mut lrs[..=n.min(LRS - 1)], &mut hcr);
+    with(|d| d.vgic.fill(vcpu, &mut lrs[..=n.min(LRS - 1)], &mut hcr));
     hcr
 }
 
 /// After every exit of `vcpu`: the list registers back into the vGIC, the timers' levels.
 pub fn after_exit(vcpu: usize, exit: &Exit) {
     let asserted = |ctl: u64| ctl & 0b111 == 0b101; // ENABLE, ISTATUS, not IMASK
-    let mut d = DEVICES.lock();
-    d.vgic.sync(vcpu, &exit.gicv3_lrs, exit.gicv3_misr);
-    d.vgic.set_ppi_level(vcpu, VTIMER_INTID, asserted(exit.timers[0]));
-    d.vgic.set_ppi_level(vcpu, PTIMER_INTID, asserted(exit.timers[2]));
+    with(|d| {
+        d.vgic.sync(vcpu, &exit.gicv3_lrs, exit.gicv3_misr);
+        d.vgic
+            .set_ppi_level(vcpu, VTIMER_INTID, asserted(exit.timers[0]));
+        d.vgic
+            .set_ppi_level(vcpu, PTIMER_INTID, asserted(exit.timers[2]));
+    });
 }
 
 /// When vCPU `vcpu`'s enabled, unmasked EL1 timers fire, from its last exit.
@@ -127,90 +158,68 @@ pub fn timer_deadline(exit: &Exit) -> Option<u64> {
 
 /// Whether `vcpu` has an interrupt to take.
 pub fn pending(vcpu: usize) -> bool {
-    DEVICES.lock().vgic.pending(vcpu)
+    with(|d| d.vgic.pending(vcpu))
 }
 
 /// An ICC_SGI1R_EL1 write of `vcpu`: the vCPUs that got an SGI.
 pub fn sgi(vcpu: usize, value: u64) -> impl Iterator<Item = usize> {
-    let targets = DEVICES.lock().vgic.sgi(vcpu, value);
+    let targets = with(|d| d.vgic.sgi(vcpu, value));
     (0..MAX_VCPUS).filter(move |&i| targets & 1 << i != 0)
 }
 
-/// An emulated MMIO access of `vcpu`: the value for its next entry's x0, or `None` if no
-/// device is there.
-pub fn mmio(vcpu: usize, access: &MmioAccess) -> Option<u64> {
-    let mut d = DEVICES.lock();
-    let vcpus = d.vcpus;
+/// An emulated MMIO access: the value for the vCPU's next entry's x0, or `None` if no device
+/// is there.
+pub fn mmio(access: &MmioAccess) -> Option<u64> {
     let size = access.size;
-    let (value, kicks) = match Region::of(access.ipa, vcpus) {
-        Region::Gicd { offset } => {
-            if access.write {
-                let kicks = d.vgic.dist_write(offset, size, access.value);
-                (0, kicks)
-            } else {
-                (d.vgic.dist_read(offset, size), 0)
-            }
+    let (value, effect) = with(|d| {
+        if let Some((region, offset)) = vgic::Region::decode(access.ipa) {
+            return Some(match access.write {
+                true => (0, d.vgic.write(region, offset, size, access.value)),
+                false => (d.vgic.read(region, offset, size), Effect::default()),
+            });
         }
-        Region::Gicr { vcpu: frame, offset } => {
-            if access.write {
-                let kicks = d.vgic.redist_write(frame, offset, size, access.value);
-                (0, kicks)
-            } else {
-                (d.vgic.redist_read(frame, offset, size), 0)
-            }
-        }
-        Region::Pl011 { offset } => {
-            let value = if access.write {
+        let Region::Pl011 { offset } = Region::of(access.ipa, d.vcpus) else {
+            return None;
+        };
+        let value = match access.write {
+            true => {
                 if let Some(byte) = d.uart.write(offset, size, access.value) {
                     console::put_bytes(&[byte]);
                 }
                 0
-            } else {
-                d.uart.read(offset, size)
-            };
-            let level = d.uart.irq_level();
-            let kicks = d.vgic.set_spi_level(PL011_INTID, level);
-            (value, kicks)
-        }
-        Region::Unknown { .. } => return None,
-    };
-    drop(d);
-    let _ = vcpu;
-    for target in (0..MAX_VCPUS).filter(|&i| kicks & 1 << i != 0) {
-        vcpu::kick(target);
-    }
+            }
+            false => d.uart.read(offset, size),
+        };
+        let level = d.uart.irq_level();
+        Some((value, d.vgic.set_spi_level(PL011_INTID, level)))
+    })?;
+    kick_all(effect);
     Some(access.read_result(value))
 }
 
 /// Bytes typed on the console go to the guest's UART (CPU 0, after its exits and wake-ups).
 pub fn console_input() {
-    let mut d = DEVICES.lock();
-    while d.rx_len < d.rx_backlog.len() {
-        let Some(byte) = console::try_getc() else {
-            break;
-        };
-        let at = d.rx_len;
-        d.rx_backlog[at] = byte;
-        d.rx_len += 1;
-    }
-    let mut taken = 0;
-    while taken < d.rx_len {
-        let byte = d.rx_backlog[taken];
-        if !d.uart.push_rx(byte) {
-            break;
+    let effect = with(|d| {
+        while d.rx_len < d.rx_backlog.len() {
+            let Some(byte) = console::try_getc() else {
+                break;
+            };
+            d.rx_backlog[d.rx_len] = byte;
+            d.rx_len += 1;
         }
-        taken += 1;
-    }
-    let len = d.rx_len;
-    d.rx_backlog.copy_within(taken..len, 0);
-    d.rx_len -= taken;
-    if taken > 0 {
-        let level = d.uart.irq_level();
-        let kicks = d.vgic.set_spi_level(PL011_INTID, level);
-        drop(d);
-        for target in (0..MAX_VCPUS).filter(|&i| kicks & 1 << i != 0) {
-            vcpu::kick(target);
-        }
+        let taken = d.rx_backlog[..d.rx_len]
+            .iter()
+            .take_while(|&&byte| d.uart.push_rx(byte))
+            .count();
+        d.rx_backlog.copy_within(taken..d.rx_len, 0);
+        d.rx_len -= taken;
+        (taken > 0).then(|| {
+            let level = d.uart.irq_level();
+            d.vgic.set_spi_level(PL011_INTID, level)
+        })
+    });
+    if let Some(effect) = effect {
+        kick_all(effect);
     }
 }
 

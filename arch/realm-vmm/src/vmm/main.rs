@@ -30,7 +30,7 @@ use say;
 
 #[cfg(target_os = "none")]
 mod boot {
-    use super::{devices, pool, realm, say, vcpu};
+    use super::{devices, pool, realm, vcpu};
     use ns_el2::{console, cpu, gic};
     use realm_vmm::config::{self, Config};
     use realm_vmm::dtb::{self, GuestConfig};
@@ -50,7 +50,11 @@ mod boot {
         ns_el2::init("realm-vmm", || exit(false));
         console::init();
         gic::init();
-        let outcome = run(x0);
+        let mut outcome = run(x0);
+        if let Some(cpu) = ns_el2::entry::stack_overflowed() {
+            say!("the stack of CPU {} overflowed", cpu);
+            outcome = outcome.and(Err("a stack overflowed"));
+        }
         if let Err(why) = outcome {
             say!("FAIL: {}", why);
         }
@@ -94,7 +98,9 @@ mod boot {
         let host = unsafe { Fdt::at(x0).or_else(|| Fdt::at(DRAM_BASE)) }
             .ok_or("no device tree at x0 nor at the start of DRAM")?;
         let (dram_base, dram_size) = host.memory().ok_or("the device tree has no memory")?;
-        let cpus = host.cpus(&mut []).ok_or("the device tree's /cpus is corrupt")?;
+        let cpus = host
+            .cpus(&mut [])
+            .ok_or("the device tree's /cpus is corrupt")?;
         let (config, bootargs, bootargs_len) = config()?;
         let bootargs = core::str::from_utf8(&bootargs[..bootargs_len])
             .map_err(|_| "the kernel command line is not UTF-8")?
@@ -114,13 +120,15 @@ mod boot {
         let guest = layout_guest(&config, bootargs)?;
         let start = cpu::ticks();
         let realm = realm::build(&guest).map_err(|e| {
-            say!("building the realm: {:?}", e);
+            say!("building the realm: {}", e);
             "the realm could not be built"
         })?;
         say!("realm built in {} ms", cpu::millis_since(start));
         // The line the attestation check (`rmm-token verify`) compares the token's RIM with.
         say!("RIM {}", Hex(realm.rim.digest(realm::RHA)));
-        let ending = vcpu::run(realm);
+        let mpidrs: [u64; MAX_VCPUS] = core::array::from_fn(realm::mpidr);
+        devices::init(&mpidrs[..config.vcpus]);
+        let ending = vcpu::run(realm).ok_or("the vCPUs did not stop")?;
         say!("guest ended: {:?}; {}", ending, devices::Stats);
         let errors = realm::teardown(realm);
         let (still, total, unreadable) = pool::audit();
@@ -148,9 +156,8 @@ mod boot {
     fn layout_guest(config: &Config, bootargs: &str) -> Result<realm::Guest, &'static str> {
         let (kernel_pa, kernel_size) = config.kernel;
         // SAFETY: the Image header's first 64 bytes, in NS DRAM where QEMU loaded the kernel.
-        let header = |offset: u64| unsafe {
-            core::ptr::read_volatile((kernel_pa + offset) as *const u64)
-        };
+        let header =
+            |offset: u64| unsafe { core::ptr::read_volatile((kernel_pa + offset) as *const u64) };
         // arm64 Image header (Linux Documentation/arch/arm64/booting.rst): magic "ARM\x64" at
         // 0x38, image_size (with BSS) at 0x10.
         if header(0x38) as u32 != 0x644d_5241 {
@@ -170,9 +177,8 @@ mod boot {
         let mpidrs: [u64; MAX_VCPUS] = core::array::from_fn(realm::mpidr);
         let tree = super::pool::take(DTB_MAX / GRANULE_SIZE, 1).map_err(|_| "no memory")?;
         // SAFETY: DTB_MAX bytes of pool memory just taken, used by nothing else (MMU off).
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(tree.pa() as *mut u8, DTB_MAX as usize)
-        };
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(tree.pa() as *mut u8, DTB_MAX as usize) };
         let size = dtb::write(
             &GuestConfig {
                 vcpus: &mpidrs[..config.vcpus],
@@ -183,7 +189,8 @@ mod boot {
             buf,
         )
         .map_err(|_| "the device tree does not fit")?;
-        say!("kernel {} MiB, initramfs {} KiB, device tree {} bytes; bootargs: {}",
+        say!(
+            "kernel {} MiB, initramfs {} KiB, device tree {} bytes; bootargs: {}",
             kernel_size >> 20,
             config.initrd.map_or(0, |i| i.1 >> 10),
             size,
@@ -219,7 +226,11 @@ mod boot {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    ns_el2::println!("realm-vmm: panic on CPU {}: {}", ns_el2::cpu::current(), info);
+    ns_el2::println!(
+        "realm-vmm: panic on CPU {}: {}",
+        ns_el2::cpu::current(),
+        info
+    );
     ns_el2::fatal()
 }
 

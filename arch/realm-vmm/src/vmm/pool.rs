@@ -30,6 +30,15 @@ struct State {
     counts: (u64, u64),
 }
 
+impl core::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            PoolError::Exhausted => f.write_str("the pool of host memory is used up"),
+            PoolError::Rmi(e) => write!(f, "granule delegation failed: {e}"),
+        }
+    }
+}
+
 static POOL: SpinLock<State> = SpinLock::new(State {
     base: 0,
     end: 0,
@@ -98,7 +107,11 @@ pub fn undelegate(pa: u64) -> Result<(), PoolError> {
 pub fn audit() -> (u64, u64, Option<u64>) {
     let (base, next, still, total) = {
         let pool = POOL.lock();
-        let still = pool.delegated.iter().map(|w| u64::from(w.count_ones())).sum();
+        let still = pool
+            .delegated
+            .iter()
+            .map(|w| u64::from(w.count_ones()))
+            .sum();
         (pool.base, pool.next, still, pool.counts.0)
     };
     let unreadable = (base..next)

@@ -49,6 +49,16 @@ pub enum RealmError {
     TooBig(&'static str),
 }
 
+impl core::fmt::Display for RealmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            RealmError::Rmi(what, e) => write!(f, "RMI_{what} failed: {e}"),
+            RealmError::Pool(e) => write!(f, "{e}"),
+            RealmError::TooBig(what) => write!(f, "{what} does not fit"),
+        }
+    }
+}
+
 impl From<PoolError> for RealmError {
     fn from(e: PoolError) -> Self {
         RealmError::Pool(e)
@@ -341,13 +351,19 @@ pub fn teardown(realm: &mut Realm) -> u32 {
         if let Err(e) = r {
             errors += 1;
             if errors <= 8 {
-                say!("teardown: {}: {:?}", what, e);
+                say!("teardown: {}: {}", what, e);
             }
         }
     };
     for i in 0..realm.vcpus {
-        check("REC_DESTROY", rmi_ok("REC_DESTROY", rmi::rec_destroy(realm.recs[i])));
-        check("undelegate REC", pool::undelegate(realm.recs[i]).map_err(Into::into));
+        check(
+            "REC_DESTROY",
+            rmi_ok("REC_DESTROY", rmi::rec_destroy(realm.recs[i])),
+        );
+        check(
+            "undelegate REC",
+            pool::undelegate(realm.recs[i]).map_err(Into::into),
+        );
         for &aux in realm.aux[i].iter().take(realm.aux_count) {
             check("undelegate aux", pool::undelegate(aux).map_err(Into::into));
         }
@@ -370,11 +386,20 @@ pub fn teardown(realm: &mut Realm) -> u32 {
             destroyed.and_then(|(rtt, _)| pool::undelegate(rtt).map_err(Into::into)),
         );
     }
-    check("REALM_DESTROY", rmi_ok("REALM_DESTROY", rmi::realm_destroy(realm.rd)));
-    check("undelegate RD", pool::undelegate(realm.rd).map_err(Into::into));
+    check(
+        "REALM_DESTROY",
+        rmi_ok("REALM_DESTROY", rmi::realm_destroy(realm.rd)),
+    );
+    check(
+        "undelegate RD",
+        pool::undelegate(realm.rd).map_err(Into::into),
+    );
     for i in 0..RTT_NUM_START {
         let root = realm.roots + i * GRANULE_SIZE;
-        check("undelegate root RTT", pool::undelegate(root).map_err(Into::into));
+        check(
+            "undelegate root RTT",
+            pool::undelegate(root).map_err(Into::into),
+        );
     }
     errors
 }

@@ -60,10 +60,11 @@ pub enum Ending {
 }
 
 fn realm() -> &'static mut Realm {
-    // Acquire: pairs with the Release in `run`; the runners only read the realm's fixed
-    // fields and call `ensure_rtt`/`map_unprotected`, serialised by `devices::MEMORY`.
-    // SAFETY: set once from a `&'static mut Realm` before any runner starts; the fields the
-    // runners write (the RTT record) are written under `devices::MEMORY` only.
+    // Acquire: pairs with the Release in `run`.
+    // SAFETY: `run` publishes the realm before any runner starts and takes it back only after
+    // every runner has stopped, so the pointer is valid whenever a runner calls this. The
+    // runners read the realm's fixed fields and write only its RTT record, under
+    // `devices::MEMORY`.
     unsafe { &mut *REALM.load(Ordering::Acquire) }
 }
 
@@ -77,8 +78,9 @@ fn shut_down(why: Ending) {
 }
 
 /// Runs the guest: vCPU 0 on this CPU (0), the others on theirs as the guest starts them.
-/// Returns when the guest has ended and every runner has stopped.
-pub fn run(realm: &'static mut Realm) -> Ending {
+/// Returns how the guest ended once every runner has stopped, or `None` if some did not (the
+/// realm must then be left alone: a runner may still use it).
+pub fn run(realm: &mut Realm) -> Option<Ending> {
     let vcpus = realm.vcpus;
     REALM.store(realm, Ordering::Release);
     devices::init_cpu();
@@ -90,12 +92,14 @@ pub fn run(realm: &'static mut Realm) -> Ending {
     });
     if !stopped {
         say!("some vCPUs did not stop within 30 s");
+        return None;
     }
-    match ENDING.load(Ordering::Relaxed) {
+    REALM.store(core::ptr::null_mut(), Ordering::Relaxed);
+    Some(match ENDING.load(Ordering::Relaxed) {
         0 => Ending::SystemOff,
         1 => Ending::SystemReset,
         _ => Ending::GuestError,
-    }
+    })
 }
 
 /// A secondary vCPU's job (the SMP mailbox runs it on CPU `index`).
@@ -120,12 +124,7 @@ fn runner(i: usize) {
     let mut lrs = [0u64; LRS];
     while !SHUTDOWN.load(Ordering::Acquire) {
         let hcr = devices::fill_lrs(i, &mut lrs);
-        run.enter(
-            next.flags | rec_run::FLAG_TRAP_WFI,
-            &next.gprs,
-            hcr,
-            &lrs,
-        );
+        run.enter(next.flags | rec_run::FLAG_TRAP_WFI, &next.gprs, hcr, &lrs);
         next = Next::default();
         STATE[i].store(IN_REALM, Ordering::Release);
         let entered = rmi::rec_enter(realm.recs[i], run.0.pa());
@@ -194,7 +193,12 @@ fn sync(
             Ok(true)
         }
         ec => {
-            say!("vCPU {}: SYNC exit with EC {:#x} (ESR {:#x})", i, ec, exit.esr);
+            say!(
+                "vCPU {}: SYNC exit with EC {:#x} (ESR {:#x})",
+                i,
+                ec,
+                exit.esr
+            );
             Err(Ending::GuestError)
         }
     }
@@ -212,7 +216,7 @@ fn data_abort(
     match MmioAccess::decode(exit.esr, exit.far, exit.hpfar, exit.gprs[0]) {
         Ok(access) => {
             count(7);
-            if let Some(value) = devices::mmio(i, &access) {
+            if let Some(value) = devices::mmio(&access) {
                 next.gprs[0] = value;
                 next.flags |= rec_run::FLAG_EMUL_MMIO;
                 return Ok(true);
@@ -220,17 +224,25 @@ fn data_abort(
             if access.ipa & UNPROTECTED_BIT != 0 {
                 // Shared memory (swiotlb): a Normal-world page on first touch.
                 let page = super::pool::take_zeroed().map_err(|_| {
-                    say!("vCPU {}: no memory left for the Unprotected page {:#x}", i, access.ipa);
+                    say!(
+                        "vCPU {}: no memory left for the Unprotected page {:#x}",
+                        i,
+                        access.ipa
+                    );
                     Ending::GuestError
                 })?;
                 let _guard = devices::MEMORY.lock();
                 realm::map_unprotected(realm, access.ipa, page).map_err(|e| {
-                    say!("vCPU {}: mapping {:#x}: {:?}", i, access.ipa, e);
+                    say!("vCPU {}: mapping {:#x}: {}", i, access.ipa, e);
                     Ending::GuestError
                 })?;
                 return Ok(true);
             }
-            say!("vCPU {}: access to {:#x}, no device there: SEA", i, access.ipa);
+            say!(
+                "vCPU {}: access to {:#x}, no device there: SEA",
+                i,
+                access.ipa
+            );
             next.flags |= rec_run::FLAG_INJECT_SEA;
             Ok(true)
         }
@@ -241,7 +253,12 @@ fn data_abort(
                 _ => (ipa, 1),
             };
             if same_fault.1 > MAX_SAME_FAULT {
-                say!("vCPU {}: faults at {:#x} again and again (ESR {:#x})", i, ipa, exit.esr);
+                say!(
+                    "vCPU {}: faults at {:#x} again and again (ESR {:#x})",
+                    i,
+                    ipa,
+                    exit.esr
+                );
                 return Err(Ending::GuestError);
             }
             protected_fault(i, realm, ipa)
@@ -252,14 +269,14 @@ fn data_abort(
 /// A Protected IPA with RIPAS RAM and no DATA granule: one, created now.
 fn protected_fault(i: usize, realm: &mut Realm, ipa: u64) -> Result<bool, Ending> {
     let data = super::pool::delegated().map_err(|e| {
-        say!("vCPU {}: no memory for {:#x}: {:?}", i, ipa, e);
+        say!("vCPU {}: no memory for {:#x}: {}", i, ipa, e);
         Ending::GuestError
     })?;
     let _guard = devices::MEMORY.lock();
     let made = realm
         .ensure_rtt(ipa, 2)
         .and_then(|()| realm.ensure_rtt(ipa, 3))
-        .map_err(|e| say!("vCPU {}: RTTs for {:#x}: {:?}", i, ipa, e))
+        .map_err(|e| say!("vCPU {}: RTTs for {:#x}: {}", i, ipa, e))
         .and_then(|()| {
             rmi::data_create_unknown(realm.rd, data, ipa)
                 .map_err(|e| say!("vCPU {}: DATA_CREATE_UNKNOWN {:#x}: {}", i, ipa, e))
@@ -314,7 +331,12 @@ fn psci(i: usize, realm: &Realm, exit: &Exit) -> Result<bool, Ending> {
     match fid {
         PSCI_CPU_ON | PSCI_CPU_ON_32 | PSCI_AFFINITY_INFO | PSCI_AFFINITY_INFO_32 => {
             let Some(target) = realm.vcpu_of(exit.gprs[1]) else {
-                say!("vCPU {}: PSCI {:#x} for MPIDR {:#x}: no such vCPU", i, fid, exit.gprs[1]);
+                say!(
+                    "vCPU {}: PSCI {:#x} for MPIDR {:#x}: no such vCPU",
+                    i,
+                    fid,
+                    exit.gprs[1]
+                );
                 return Err(Ending::GuestError);
             };
             let status = rmi::psci_complete(realm.recs[i], realm.recs[target], 0);
@@ -326,14 +348,24 @@ fn psci(i: usize, realm: &Realm, exit: &Exit) -> Result<bool, Ending> {
             // Acquire: pairs with the Release of the runner's last store of OFF.
             if is_on && STATE[target].load(Ordering::Acquire) == OFF {
                 STATE[target].store(IN_VMM, Ordering::Relaxed);
+                devices::set_online(target, true);
                 if let Err(e) = smp::start(target, secondary) {
-                    say!("vCPU {}: no CPU {} for vCPU {}: PSCI {}", i, target, target, e);
+                    say!(
+                        "vCPU {}: no CPU {} for vCPU {}: PSCI {}",
+                        i,
+                        target,
+                        target,
+                        e
+                    );
                     STATE[target].store(OFF, Ordering::Relaxed);
                 }
             }
             Ok(true)
         }
-        PSCI_CPU_OFF => Ok(false),
+        PSCI_CPU_OFF => {
+            devices::set_online(i, false);
+            Ok(false)
+        }
         PSCI_CPU_SUSPEND | PSCI_CPU_SUSPEND_32 => Ok(true),
         PSCI_SYSTEM_OFF => Err(Ending::SystemOff),
         PSCI_SYSTEM_RESET => Err(Ending::SystemReset),
@@ -352,7 +384,11 @@ fn ripas_change(i: usize, realm: &mut Realm, exit: &Exit, next: &mut Next) -> Re
             Ok(_) => break,
             // RMI_ERROR_RTT: the walk stopped above level 3: make the tables and try again.
             Err(e) if e.status() == 4 => {
-                if realm.ensure_rtt(base, 2).and_then(|()| realm.ensure_rtt(base, 3)).is_err() {
+                if realm
+                    .ensure_rtt(base, 2)
+                    .and_then(|()| realm.ensure_rtt(base, 3))
+                    .is_err()
+                {
                     next.flags |= rec_run::FLAG_RIPAS_REJECT;
                     break;
                 }
