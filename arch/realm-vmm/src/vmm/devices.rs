@@ -22,6 +22,39 @@ struct Devices {
     rx_backlog: [u8; 64],
     rx_len: usize,
     vcpus: usize,
+    /// When the guest's init first spoke.
+    up: Marker,
+}
+
+/// Watches the guest's console for its init's first line, `guest: ...`.
+struct Marker {
+    matched: usize,
+    at_line_start: bool,
+    seen_at: Option<u64>,
+}
+
+impl Marker {
+    const TEXT: &'static [u8] = b"guest: ";
+
+    fn see(&mut self, byte: u8) {
+        if self.seen_at.is_some() {
+            return;
+        }
+        if self.at_line_start && Self::TEXT.get(self.matched) == Some(&byte) {
+            self.matched += 1;
+            if self.matched == Self::TEXT.len() {
+                self.seen_at = Some(ns_el2::cpu::ticks());
+            }
+            return;
+        }
+        self.matched = 0;
+        self.at_line_start = byte == b'\n';
+    }
+}
+
+/// When the guest's init first printed (`guest: `), in counter ticks.
+pub fn guest_up_at() -> Option<u64> {
+    with(|d| d.up.seen_at)
 }
 
 /// The devices, once [`init`] has made them.
@@ -60,6 +93,11 @@ pub fn init(mpidrs: &[u64]) {
         rx_backlog: [0; 64],
         rx_len: 0,
         vcpus: mpidrs.len(),
+        up: Marker {
+            matched: 0,
+            at_line_start: true,
+            seen_at: None,
+        },
     });
 }
 
@@ -185,6 +223,7 @@ pub fn mmio(access: &MmioAccess) -> Option<u64> {
             true => {
                 if let Some(byte) = d.uart.write(offset, size, access.value) {
                     console::put_bytes(&[byte]);
+                    d.up.see(byte);
                 }
                 0
             }
@@ -223,23 +262,32 @@ pub fn console_input() {
     }
 }
 
-/// The exit counts, for the end-of-run line.
-pub struct Stats;
+/// The exit counts over a run of `.0` milliseconds, and per second, for the end-of-run line.
+pub struct Stats(pub u64);
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let n = |i: usize| vcpu::EXITS[i].load(Ordering::Relaxed);
+        let per_s = |i: usize| n(i) * 1000 / self.0.max(1);
+        write!(f, "REC exits in {} ms (per second):", self.0)?;
+        for (name, i) in [
+            ("RAM first touch", 10),
+            ("shared first touch", 11),
+            ("MMIO", 7),
+            ("SGI", 8),
+            ("WFI", 9),
+            ("IRQ", 1),
+            ("PSCI", 3),
+            ("RIPAS", 4),
+            ("host call", 5),
+        ] {
+            write!(f, " {} {} ({}),", name, n(i), per_s(i))?;
+        }
         write!(
             f,
-            "REC exits: {} sync ({} MMIO, {} SGI, {} WFI), {} IRQ, {} PSCI, {} RIPAS, {} host call",
-            n(0),
-            n(7),
-            n(8),
-            n(9),
-            n(1),
-            n(3),
-            n(4),
-            n(5)
+            " all {} ({})",
+            (0..7).map(n).sum::<u64>(),
+            (0..7).map(per_s).sum::<u64>()
         )
     }
 }

@@ -93,6 +93,7 @@ mod boot {
     }
 
     fn run(x0: u64) -> Result<(), &'static str> {
+        let vmm_start = cpu::ticks();
         // SAFETY: MMU off, reads of NS DRAM that nothing writes while we read it; `Fdt::at`
         // checks alignment and bounds.
         let host = unsafe { Fdt::at(x0).or_else(|| Fdt::at(DRAM_BASE)) }
@@ -123,13 +124,28 @@ mod boot {
             say!("building the realm: {}", e);
             "the realm could not be built"
         })?;
-        say!("realm built in {} ms", cpu::millis_since(start));
+        let build_ms = cpu::millis_since(start);
+        say!("realm built in {} ms", build_ms);
         // The line the attestation check (`rmm-token verify`) compares the token's RIM with.
         say!("RIM {}", Hex(realm.rim.digest(realm::RHA)));
         let mpidrs: [u64; MAX_VCPUS] = core::array::from_fn(realm::mpidr);
         devices::init(&mpidrs[..config.vcpus]);
+        let running = cpu::ticks();
         let ending = vcpu::run(realm).ok_or("the vCPUs did not stop")?;
-        say!("guest ended: {:?}; {}", ending, devices::Stats);
+        let ran_ms = cpu::millis_since(running);
+        say!("guest ended: {:?} after {} ms", ending, ran_ms);
+        say!("{}", devices::Stats(ran_ms));
+        if let Some(up) = devices::guest_up_at() {
+            // Milliseconds from `from` to `up`.
+            let until_up =
+                |from: u64| cpu::millis_since(from).saturating_sub(cpu::millis_since(up));
+            say!(
+                "time to the guest's init: {} ms from the VMM's start ({} ms building the realm, {} ms of guest boot)",
+                until_up(vmm_start),
+                build_ms,
+                until_up(running)
+            );
+        }
         let errors = realm::teardown(realm);
         let (still, total, unreadable) = pool::audit();
         say!(

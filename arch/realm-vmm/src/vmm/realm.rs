@@ -3,10 +3,12 @@
 //! every granule undelegated.
 //!
 //! Guest RAM is `[RAM_BASE, RAM_BASE + ram)`: RIPAS RAM (RMI_RTT_INIT_RIPAS on level-2 entries,
-//! before any level-3 RTT exists, so the RIM has one RIPAS descriptor per 2 MiB), every page
-//! a DATA granule: measured for the kernel at `RAM_BASE`, the initramfs and the device tree,
-//! unknown (zero) elsewhere. One REC per vCPU, REC 0 runnable at the kernel's entry with x0 =
-//! the device tree (Linux arm64 boot protocol), the others started by PSCI CPU_ON.
+//! before any level-3 RTT exists, so the RIM has one RIPAS descriptor per 2 MiB). The kernel
+//! at `RAM_BASE`, the initramfs and the device tree are measured DATA granules; the rest of RAM
+//! gets a DATA granule (unknown content: zero) when the guest first touches a page (a REC exit
+//! due to a Data Abort at a Protected IPA, `vcpu`), so a guest pays only for what it uses. One
+//! REC per vCPU, REC 0 runnable at the kernel's entry with x0 = the device tree (Linux arm64
+//! boot protocol), the others started by PSCI CPU_ON.
 
 use super::pool::{self, PoolError};
 use super::say;
@@ -238,7 +240,7 @@ fn create_rd(realm: &mut Realm) -> Result<(), RealmError> {
     Ok(())
 }
 
-/// Every RAM page a DATA granule: the blobs' pages measured, the rest unknown.
+/// The blobs' pages: measured DATA granules.
 fn fill_ram(realm: &mut Realm, guest: &Guest) -> Result<(), RealmError> {
     let ram_top = RAM_BASE + guest.ram;
     let mut blobs = guest.blobs;
@@ -251,7 +253,6 @@ fn fill_ram(realm: &mut Realm, guest: &Guest) -> Result<(), RealmError> {
         if blob.ipa < ipa || top > ram_top {
             return Err(RealmError::TooBig("an image"));
         }
-        fill_unknown(realm, ipa, blob.ipa)?;
         for offset in (0..blob.host.1).step_by(GRANULE_SIZE as usize) {
             let len = (blob.host.1 - offset).min(GRANULE_SIZE);
             // The last page of a blob goes through a zeroed copy: the RIM covers only its bytes.
@@ -273,24 +274,11 @@ fn fill_ram(realm: &mut Realm, guest: &Guest) -> Result<(), RealmError> {
         }
         ipa = top;
     }
-    fill_unknown(realm, ipa, ram_top)?;
     say!(
-        "DATA: {} pages measured, {} unknown",
+        "DATA: {} pages measured; the other {} on first touch",
         measured,
         guest.ram / GRANULE_SIZE - measured
     );
-    Ok(())
-}
-
-/// DATA_CREATE_UNKNOWN over `[from, to)`.
-fn fill_unknown(realm: &Realm, from: u64, to: u64) -> Result<(), RealmError> {
-    for ipa in (from..to).step_by(GRANULE_SIZE as usize) {
-        let data = pool::delegated()?;
-        rmi_ok(
-            "DATA_CREATE_UNKNOWN",
-            rmi::data_create_unknown(realm.rd, data, ipa),
-        )?;
-    }
     Ok(())
 }
 

@@ -48,8 +48,9 @@ static REALM: AtomicPtr<Realm> = AtomicPtr::new(core::ptr::null_mut());
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 /// Why the run ended: 0 SYSTEM_OFF, 1 SYSTEM_RESET, 2 guest error.
 static ENDING: AtomicU8 = AtomicU8::new(0);
-/// Exits by reason (RmiRecExitReason, 0..=6) and of which MMIO (index 7), SGI (8), WFI (9).
-pub static EXITS: [AtomicU64; 10] = [const { AtomicU64::new(0) }; 10];
+/// Exits by reason (RmiRecExitReason, 0..=6) and of which MMIO (index 7), SGI (8), WFI (9),
+/// a RAM page's first touch (10), an Unprotected page's first touch (11).
+pub static EXITS: [AtomicU64; 12] = [const { AtomicU64::new(0) }; 12];
 
 /// How the guest's run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,10 +131,15 @@ fn runner(i: usize) {
         let entered = rmi::rec_enter(realm.recs[i], run.0.pa());
         STATE[i].store(IN_VMM, Ordering::Release);
         devices::ack_kicks();
-        if let Err(e) = entered {
-            say!("vCPU {}: REC_ENTER failed: {}", i, e);
-            shut_down(Ending::GuestError);
-            break;
+        match entered {
+            Ok(()) => {}
+            // RMI_ERROR_REALM index 1: another vCPU turned the system off since our last exit.
+            Err(e) if e.0 == 0x102 => break,
+            Err(e) => {
+                say!("vCPU {}: REC_ENTER failed: {}", i, e);
+                shut_down(Ending::GuestError);
+                break;
+            }
         }
         let exit = run.exit();
         lrs = exit.gicv3_lrs;
@@ -223,6 +229,7 @@ fn data_abort(
             }
             if access.ipa & UNPROTECTED_BIT != 0 {
                 // Shared memory (swiotlb): a Normal-world page on first touch.
+                count(11);
                 let page = super::pool::take_zeroed().map_err(|_| {
                     say!(
                         "vCPU {}: no memory left for the Unprotected page {:#x}",
@@ -261,6 +268,7 @@ fn data_abort(
                 );
                 return Err(Ending::GuestError);
             }
+            count(10);
             protected_fault(i, realm, ipa)
         }
     }
