@@ -70,6 +70,12 @@
 //! point operations each, [`SIGN_STEPS`] in all) and checks the interrupt after each step.
 //! A failing realm write (e.g. an unmapped IPA) stops the copy with the cursor after the last
 //! chunk written; save the op before reporting it.
+//!
+//! # Verifying a token
+//!
+//! [`verify_realm_token`] is the relying party's side (no allocation: the test host and the
+//! `rmm-token` tool use it): shape, ES384 signature with the RAK it carries, challenge; the
+//! caller compares the RIM and REMs in the [`TokenClaims`] it returns.
 
 mod cbor;
 mod key;
@@ -77,6 +83,7 @@ mod once;
 mod op;
 mod signer;
 mod store;
+mod verify;
 
 pub use cbor::{
     head_len, CLAIM_CHALLENGE, CLAIM_HASH_ALGO, CLAIM_PERSONALIZATION, CLAIM_PROFILE,
@@ -95,6 +102,7 @@ pub use signer::{
     SIGN_STEPS, WINDOWS_PER_STEP,
 };
 pub use store::{ByteStore, GranuleBytes, OutOfSpace, SizeCounter, StoreWriter};
+pub use verify::{verify_realm_token, TokenClaims, VerifyError};
 
 use crate::measurement::{HashAlgorithm, Measurement};
 
