@@ -56,7 +56,9 @@ linux_report() {
     grep -q '^guest: attestation done' <<<"$text" || { echo "  no attestation"; ok=1; }
     grep -q '^realm-vmm: every granule went back to the Normal world' <<<"$text" ||
         { echo "  the VMM did not get every granule back"; ok=1; }
-    if ! cargo run --quiet --release --locked -p rmm-token -- verify --log "$log" --challenge "$linux_challenge"; then
+    # The check's own report goes to target/qemu/token.log too.
+    if ! cargo run --quiet --release --locked -p rmm-token -- verify --log "$log" \
+        --challenge "$linux_challenge" 2>&1 | tee "$out/token.log"; then
         echo "  the attestation token did not verify"
         ok=1
     fi
