@@ -15,11 +15,12 @@
 use crate::context::{Ctx, El2Regs, Features, World, SCTLR_EL2_RES1};
 use crate::MAX_CPUS;
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
 
 /// One CPU's private EL3 state.
 pub struct PerCpu {
-    /// Linear index (MPIDR Aff0).
+    /// Linear index ([`crate::topology`]).
     pub index: usize,
     /// The Normal world's context.
     pub ns: Ctx,
@@ -50,54 +51,60 @@ pub enum Boot {
     Warm,
 }
 
-struct PerCpus(UnsafeCell<[PerCpu; MAX_CPUS]>);
+struct PerCpus(UnsafeCell<[MaybeUninit<PerCpu>; MAX_CPUS]>);
 
 // SAFETY: entry `i` is only ever accessed by CPU `i` (`this()`), so there is no sharing.
 unsafe impl Sync for PerCpus {}
 
-const PER_CPU_INIT: PerCpu = PerCpu {
-    index: 0,
-    ns: Ctx::ZERO,
-    realm: Ctx::ZERO,
-    live: None,
-    reset_el2: El2Regs::ZERO,
-    features: Features {
-        always: true,
-        vhe: false,
-        gic: false,
-        fgt: false,
-        hcx: false,
-        sve: false,
-        sme: false,
-        nv2: false,
-        ecv: false,
-        pauth: false,
-        scxt: false,
-    },
-    rmm_ready: false,
-    rmi_pending: false,
-    booting: None,
-    perf: crate::perf::Counters::ZERO,
-};
+/// In .bss (uninitialised): each CPU writes its entry in [`init_this`] before any use.
+static CPUS: PerCpus = PerCpus(UnsafeCell::new([const { MaybeUninit::uninit() }; MAX_CPUS]));
 
-static CPUS: PerCpus = PerCpus(UnsafeCell::new([PER_CPU_INIT; MAX_CPUS]));
-
-/// This CPU's linear index (MPIDR Aff0; entry.rs parks CPUs with Aff1..3 set or Aff0 >=
-/// MAX_CPUS before they reach Rust).
+/// This CPU's linear index ([`crate::topology`]), which `_start` keeps in TPIDR_EL3.
 pub fn index() -> usize {
-    (rmm_arch::read_sysreg!("mpidr_el1") & 0xff) as usize
+    rmm_arch::read_sysreg!("tpidr_el3") as usize
+}
+
+/// Initialises this CPU's state (index, stacks, worlds, reset EL2 registers) and returns it.
+/// Once per CPU, before any exception from a lower EL.
+pub fn init_this(features: Features) -> &'static mut PerCpu {
+    let index = index();
+    let stack = crate::entry::stack_top(index);
+    let mut reset_el2 = El2Regs::ZERO;
+    reset_el2.save(&features);
+    let ctx = |world: World| {
+        let mut ctx = Ctx::ZERO;
+        ctx.stack = stack;
+        ctx.world = world as u64;
+        ctx.cpu = index as u64;
+        ctx
+    };
+    // SAFETY: `index < MAX_CPUS` (entry.rs only runs CPUs of the topology); only this CPU
+    // touches entry `index`, and nothing references it yet.
+    let slot = unsafe { &mut (*CPUS.0.get())[index] };
+    slot.write(PerCpu {
+        index,
+        ns: ctx(World::NonSecure),
+        realm: ctx(World::Realm),
+        live: None,
+        reset_el2,
+        features,
+        rmm_ready: false,
+        rmi_pending: false,
+        booting: None,
+        perf: crate::perf::Counters::ZERO,
+    })
 }
 
 /// This CPU's state.
 ///
 /// # Safety
-/// The caller must not hold another reference obtained from `this()` (each exception entry
-/// takes one and drops it before the next ERET).
+/// [`init_this`] has run on this CPU, and the caller does not hold another reference obtained
+/// from `this()` (each exception entry takes one and drops it before the next ERET).
 pub unsafe fn this() -> &'static mut PerCpu {
     let i = index();
-    // SAFETY: `i < MAX_CPUS` (see `index`); only CPU `i` accesses entry `i`, and the caller
-    // promises no other live reference on this CPU.
-    unsafe { &mut (*CPUS.0.get())[i] }
+    // SAFETY: `i < MAX_CPUS`; only CPU `i` accesses entry `i`, which `init_this` initialised,
+    // and the caller promises no other live reference on this CPU.
+    unsafe { (*CPUS.0.get())[i].assume_init_mut() }
 }
 
 /// Command in the mailbox: none.
@@ -143,36 +150,17 @@ const SHARED_INIT: Shared = Shared {
 /// Per-CPU shared state, in .bss: secondaries touch it only after the pen opens.
 pub static SHARED: [Shared; MAX_CPUS] = [SHARED_INIT; MAX_CPUS];
 
-/// Number of CPUs EL3 runs (set by the primary before the pen opens).
-pub static NUM_CPUS: AtomicU64 = AtomicU64::new(1);
-
 /// Value of [`PEN_OPEN`] once the primary has initialised everything secondaries use.
 pub const PEN_MAGIC: u64 = 0x5045_4e5f_4f50_454e; // "PEN_OPEN"
 
-/// Set to [`PEN_MAGIC`] (Release) by the primary once .bss, the translation tables and the
-/// GPT are ready; secondaries poll it (Acquire) before touching anything else. In .noinit:
-/// secondaries read it while the primary is still zeroing .bss.
+/// Set to [`PEN_MAGIC`] (Release) by the primary once .bss, the CPU topology, the translation
+/// tables and the GPT are ready; secondaries poll it (Acquire, entry.rs) before touching
+/// anything else. In .noinit: secondaries read it while the primary is still zeroing .bss.
+#[no_mangle]
 #[link_section = ".noinit"]
 pub static PEN_OPEN: AtomicU64 = AtomicU64::new(0);
 
 impl PerCpu {
-    /// Fills in the fields that do not change: index, stacks, worlds, reset EL2 registers.
-    pub fn init(&mut self, index: usize, features: Features) {
-        self.index = index;
-        self.features = features;
-        self.reset_el2.save(&features);
-        let stack = crate::entry::stack_top(index);
-        for (ctx, world) in [
-            (&mut self.ns, World::NonSecure),
-            (&mut self.realm, World::Realm),
-        ] {
-            ctx.stack = stack;
-            ctx.world = world as u64;
-            ctx.cpu = index as u64;
-        }
-        self.live = None;
-    }
-
     /// The context of `world`.
     pub fn ctx(&mut self, world: World) -> &mut Ctx {
         match world {

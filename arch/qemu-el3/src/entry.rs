@@ -2,9 +2,11 @@
 //!
 //! Every CPU starts at PA 0 at EL3 at the same time (QEMU virt with `secure=on` and `-bios`
 //! disables QEMU's own PSCI: "start them all running and let the boot ROM sort them out").
-//! The entry sets VBAR_EL3 and a per-CPU stack; CPU 0 (MPIDR Aff0 = 0, Aff1..3 = 0) copies
-//! .data and zeroes .bss, then calls `primary_main`; the others call `secondary_main` at
-//! once, touching only their stack and system registers until the primary opens the pen.
+//! The entry sets VBAR_EL3; CPU 0 (MPIDR affinity 0) takes the first stack, copies .data and
+//! zeroes .bss, then calls `primary_main`. The others wait in WFI, touching no memory but
+//! `PEN_OPEN`, until the primary has numbered the CPUs ([`crate::topology`]) and opened the
+//! pen; each then finds its index there, takes that stack, keeps the index in TPIDR_EL3 and
+//! calls `secondary_main`.
 //!
 //! While a lower EL runs, SP_EL3 points at that world's [`Ctx`](crate::context::Ctx): the
 //! lower-EL vectors spill x0..x30, SP_EL0, ELR_EL3 and SPSR_EL3 straight into it, switch to
@@ -13,7 +15,7 @@
 //! write).
 
 use crate::context::{CTX_ELR, CTX_SCR, CTX_SPSR, CTX_SP_EL0, CTX_STACK};
-use crate::{MAX_CPUS, STACK_SIZE};
+use crate::STACK_SIZE;
 
 /// Exception kinds passed to the Rust handlers (vector offset / 0x80).
 pub mod kind {
@@ -26,30 +28,24 @@ core::arch::global_asm!(
     .section .text.entry, "ax"
     .global _start
 _start:
+    // x20 = this CPU's packed affinity Aff3.Aff2.Aff1.Aff0 (topology::affinity_of).
     mrs     x19, mpidr_el1
-    ubfx    x20, x19, #0, #8        // Aff0
-    ubfx    x21, x19, #8, #16       // Aff1, Aff2
-    ubfx    x22, x19, #32, #8       // Aff3
-    orr     x21, x21, x22
-    cbnz    x21, 9f
-    cmp     x20, #{max_cpus}
-    b.hs    9f
+    and     x20, x19, #0xffffff
+    ubfx    x21, x19, #32, #8
+    orr     x20, x20, x21, lsl #24
 
     adr     x0, el3_vectors
     msr     vbar_el3, x0
     isb
-
-    // sp = __stacks_start + (index + 1) * STACK_SIZE
-    ldr     x0, =__stacks_start
-    add     x1, x20, #1
-    mov     x2, #{stack_size}
-    madd    x0, x1, x2, x0
-    mov     sp, x0
-
     cbnz    x20, 5f
 
-    // Primary: copy .data from flash, zero .bss (8-byte aligned by the linker script:
-    // the MMU is off, so every access is Device memory and must be aligned).
+    // Primary (affinity 0, CPU index 0): the first stack.
+    ldr     x0, =__stacks_start
+    mov     x1, #{stack_size}
+    add     sp, x0, x1
+    msr     tpidr_el3, xzr
+    // Copy .data from flash, zero .bss (8-byte aligned by the linker script: the MMU is
+    // off, so every access is Device memory and must be aligned).
     ldr     x0, =__data_start
     ldr     x1, =__data_end
     ldr     x2, =__data_lma
@@ -64,14 +60,57 @@ _start:
     b.hs    4f
     str     xzr, [x0], #8
     b       3b
-4:  mov     x0, x20
+4:  mov     x0, #0
     bl      primary_main
     b       9f
 
-5:  mov     x0, x20
+    // Secondaries: no stack until the primary has numbered the CPUs. GIC CPU interface first
+    // (ICC_SRE_EL3 = 0xF, ICC_PMR_EL1 = 0xFF, ICC_IGRPEN0_EL1 = 1), so that the pen SGI ends
+    // the WFI; then wait, with loads only (MMU off: no exclusives), for PEN_OPEN (Acquire:
+    // pairs with the primary's Release store in `primary_main`).
+5:  mov     x0, #0xf
+    msr     s3_6_c12_c12_5, x0
+    isb
+    mov     x0, #0xff
+    msr     s3_0_c4_c6_0, x0
+    mov     x0, #1
+    msr     s3_0_c12_c12_6, x0
+    isb
+    ldr     x1, ={pen_open}
+    ldr     x2, ={pen_magic}
+6:  ldar    x0, [x1]
+    cmp     x0, x2
+    b.eq    7f
+    wfi
+    mrs     x0, s3_0_c12_c8_0       // ICC_IAR0_EL1
+    cmp     x0, #1020
+    b.hs    6b
+    msr     s3_0_c12_c8_1, x0       // ICC_EOIR0_EL1
+    b       6b
+    // Our index: the position of our affinity in EL3_AFFINITY[..EL3_NUM_CPUS]. A CPU not
+    // there (beyond MAX_CPUS) is not run.
+7:  ldr     x1, ={affinity}
+    ldr     x2, ={num_cpus}
+    ldr     x2, [x2]
+    mov     x3, #0
+8:  cmp     x3, x2
+    b.hs    9f
+    ldr     w4, [x1, x3, lsl #2]
+    cmp     w4, w20
+    b.eq    10f
+    add     x3, x3, #1
+    b       8b
+    // sp = __stacks_start + (index + 1) * STACK_SIZE
+10: ldr     x0, =__stacks_start
+    add     x1, x3, #1
+    mov     x2, #{stack_size}
+    madd    x0, x1, x2, x0
+    mov     sp, x0
+    msr     tpidr_el3, x3
+    mov     x0, x3
     bl      secondary_main
 
-    // CPUs we do not run (index >= MAX_CPUS, or Aff1..3 non-zero) stay here.
+    // CPUs we do not run stay here.
 9:  wfi
     b       9b
     .ltorg
@@ -178,8 +217,11 @@ el3_exit:
     ldp     x0, x1, [x0, #0]
     eret
     "#,
-    max_cpus = const MAX_CPUS,
     stack_size = const STACK_SIZE,
+    pen_open = sym crate::cpu::PEN_OPEN,
+    pen_magic = const crate::cpu::PEN_MAGIC,
+    affinity = sym crate::topology::EL3_AFFINITY,
+    num_cpus = sym crate::topology::EL3_NUM_CPUS,
     sp_el0 = const CTX_SP_EL0,
     elr = const CTX_ELR,
     spsr = const CTX_SPSR,

@@ -3,7 +3,7 @@
 //! Source: Arm GICv3/v4 architecture specification (IHI 0069): GICD_CTLR with affinity
 //! routing (ARE_S, ARE_NS) written while the groups are disabled (12.9.4); GICR_WAKER
 //! ProcessorSleep/ChildrenAsleep handshake (12.11.41); GICR_TYPER.Last marks the last
-//! redistributor frame (12.11.37). Every SGI, PPI and SPI is Group 1 Non-secure
+//! redistributor frame of a region (12.11.37); QEMU `virt` has two regions beyond 123 CPUs. Every SGI, PPI and SPI is Group 1 Non-secure
 //! (IGROUPR = 1, IGRPMODR = 0), except [`PEN_SGI`], Group 0, which EL3 sends with
 //! ICC_SGI0R_EL1 and takes (as a wake-up only, PSTATE.F masked) in its WFI pen.
 
@@ -45,32 +45,81 @@ fn write32(pa: u64, v: u32) {
     unsafe { core::ptr::write_volatile(pa as *mut u32, v) }
 }
 
-/// The redistributors found by walking the GICR frames.
+/// Most redistributor regions read from the device tree.
+const MAX_REGIONS: usize = 4;
+/// QEMU `virt`'s first redistributor region when the device tree says nothing: 123 frames,
+/// up to the UART.
+const DEFAULT_REGION: (u64, u64) = (GICR_BASE, 0x00f6_0000);
+
+/// The redistributor regions, (base, size) each, in the order the CPUs are numbered.
 #[derive(Clone, Copy, Debug)]
-pub struct Cpus {
-    /// Number of frames (CPUs).
-    pub count: usize,
-    /// Affinity (MPIDR Aff3.Aff2.Aff1.Aff0, as in GICR_TYPER[63:32]) of each frame.
-    pub affinity: [u32; 64],
+pub struct Regions {
+    regions: [(u64, u64); MAX_REGIONS],
+    count: usize,
 }
 
-/// Walks the GICR frames until GICR_TYPER.Last.
-pub fn discover() -> Cpus {
-    let mut cpus = Cpus {
-        count: 0,
-        affinity: [0; 64],
-    };
-    for (i, slot) in cpus.affinity.iter_mut().enumerate() {
-        let frame = GICR_BASE + i as u64 * GICR_STRIDE;
-        let lo = read32(frame + GICR_TYPER);
-        let hi = read32(frame + GICR_TYPER + 4);
-        *slot = hi;
-        cpus.count = i + 1;
-        if u64::from(lo) & TYPER_LAST != 0 {
-            break;
+impl Regions {
+    /// From QEMU's device tree: the `reg` of the GIC node (`arm,gic-v3` binding: GICD, then
+    /// `#redistributor-regions` GICR regions, then GICC, GICH, GICV), two cells each for
+    /// address and size as `virt` writes them. Without a tree, QEMU's first region only.
+    pub fn from_tree(tree: Option<&rmm_arch::fdt::Fdt>) -> Self {
+        let mut r = Self {
+            regions: [(0, 0); MAX_REGIONS],
+            count: 0,
+        };
+        let node = "/intc@8000000";
+        let reg = tree.and_then(|t| t.property(node, "reg"));
+        let n = tree
+            .and_then(|t| t.property(node, "#redistributor-regions"))
+            .and_then(|v| Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?)))
+            .unwrap_or(1) as usize;
+        let cell = |i: usize| -> Option<u64> {
+            Some(u64::from_be_bytes(
+                reg?.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        for k in 0..n.min(MAX_REGIONS) {
+            // Entry 0 is the distributor; region k is entry k + 1 (base, size).
+            if let (Some(base), Some(size)) = (cell(2 + 2 * k), cell(3 + 2 * k)) {
+                r.regions[r.count] = (base, size);
+                r.count += 1;
+            }
+        }
+        if r.count == 0 {
+            r.regions[0] = DEFAULT_REGION;
+            r.count = 1;
+        }
+        r
+    }
+
+    /// The regions, (base, size) each.
+    pub fn as_slice(&self) -> &[(u64, u64)] {
+        &self.regions[..self.count]
+    }
+
+    /// Calls `visit(frame, GICR_TYPER)` for every redistributor frame in CPU order: each
+    /// region up to its frame with GICR_TYPER.Last (or its end). The regions must be mapped
+    /// ([`crate::mmu::map_device`] for those above 4 GiB).
+    pub fn for_each_frame(&self, mut visit: impl FnMut(u64, u64)) {
+        for &(base, size) in self.as_slice() {
+            let mut frame = base;
+            while frame + GICR_STRIDE <= base + size {
+                let typer = u64::from(read32(frame + GICR_TYPER))
+                    | u64::from(read32(frame + GICR_TYPER + 4)) << 32;
+                visit(frame, typer);
+                if typer & TYPER_LAST != 0 {
+                    break;
+                }
+                frame += GICR_STRIDE;
+            }
         }
     }
-    cpus
+}
+
+/// The affinities of the redistributors (GICR_TYPER[63:32]), in CPU order: see
+/// [`crate::topology`].
+pub fn affinities(regions: &Regions, mut found: impl FnMut(u32)) {
+    regions.for_each_frame(|_, typer| found((typer >> 32) as u32));
 }
 
 fn wait_rwp() {
@@ -100,9 +149,12 @@ pub fn init_distributor(grp1ns: bool) {
     wait_rwp();
 }
 
-/// Redistributor `frame`: awake, SGIs/PPIs Group 1 NS except [`PEN_SGI`] (Group 0, enabled).
-pub fn init_redistributor(frame: usize) {
-    let rd = GICR_BASE + frame as u64 * GICR_STRIDE;
+/// Every redistributor: awake, SGIs/PPIs Group 1 NS except [`PEN_SGI`] (Group 0, enabled).
+pub fn init_redistributors(regions: &Regions) {
+    regions.for_each_frame(|rd, _| init_redistributor(rd));
+}
+
+fn init_redistributor(rd: u64) {
     let waker = read32(rd + GICR_WAKER);
     write32(rd + GICR_WAKER, waker & !WAKER_PROCESSOR_SLEEP);
     while read32(rd + GICR_WAKER) & WAKER_CHILDREN_ASLEEP != 0 {
@@ -140,9 +192,23 @@ pub fn pen_sgi_enable(on: bool) {
     }
 }
 
-/// Sends [`PEN_SGI`] to the CPU with affinity `aff` (Aff1..3 must be 0, Aff0 < 16).
-pub fn send_pen_sgi(aff0: u32) {
-    let v = (u64::from(PEN_SGI) << 24) | (1u64 << aff0);
+/// ICC_SGI0R_EL1 (or SGI1R) naming the one CPU with packed affinity `aff` (Aff3.Aff2.Aff1.
+/// Aff0, [`crate::topology`]) and `intid`: Aff3 [55:48], RS [47:44] (which 16 Aff0 values the
+/// target list covers: Aff0 / 16; needs GICD_TYPER.RSS where Aff0 >= 16), Aff2 [39:32], INTID
+/// [27:24], Aff1 [23:16], TargetList [15:0] (bit Aff0 % 16); IRM = 0 (GICv3 spec 12.7.9).
+pub const fn sgi_value(intid: u32, aff: u32) -> u64 {
+    let [aff0, aff1, aff2, aff3] = aff.to_le_bytes();
+    (aff3 as u64) << 48
+        | ((aff0 / 16) as u64) << 44
+        | (aff2 as u64) << 32
+        | ((intid & 0xf) as u64) << 24
+        | (aff1 as u64) << 16
+        | 1 << (aff0 % 16)
+}
+
+/// Sends [`PEN_SGI`] to the CPU with packed affinity `aff`.
+pub fn send_pen_sgi(aff: u32) {
+    let v = sgi_value(PEN_SGI, aff);
     // SAFETY: ICC_SGI0R_EL1 only generates an interrupt; `dsb` first so the mailbox writes
     // the target reads are visible before it wakes (GICv3 spec 12.1.9: SGI generation is
     // not ordered with memory accesses without a barrier).

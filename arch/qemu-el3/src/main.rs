@@ -54,11 +54,20 @@ mod rmm;
 mod time;
 #[cfg(target_os = "none")]
 mod token;
+#[cfg(target_os = "none")]
+mod topology;
 
-/// Most CPUs EL3 runs (linear index = MPIDR Aff0). Must match link.ld.
-pub const MAX_CPUS: usize = 8;
-/// EL3 stack per CPU (P-384 signing runs on it). Must match link.ld.
-pub const STACK_SIZE: usize = 0x1_0000;
+/// Most CPUs EL3 runs: QEMU `virt`'s limit with GICv3. Must match link.ld.
+///
+/// What a CPU costs in EL3, all in the 16 MiB of secure RAM: its stack ([`STACK_SIZE`]), its
+/// `cpu::PerCpu` (two world contexts with their EL2 registers, about 2 KiB, .bss), its
+/// mailbox `cpu::Shared` (40 bytes, .data) and its affinity (4 bytes): about 22 KiB, 11 MiB
+/// for 512 CPUs, beside the 4.3 MiB of granule protection tables (link.ld checks the fit).
+pub const MAX_CPUS: usize = 512;
+/// EL3 stack per CPU. Measured (stacks painted, QEMU `-smp 8`): 11.7 KiB on the CPU that
+/// signs the platform token with P-384 (`attest.rs`, any CPU the RMM calls from), under 1 KiB
+/// on the others (world switches, PSCI); 20 KiB leaves 8 KiB spare. Must match link.ld.
+pub const STACK_SIZE: usize = 0x5000;
 
 #[cfg(target_os = "none")]
 pub use firmware::*;
@@ -66,9 +75,9 @@ pub use firmware::*;
 #[cfg(target_os = "none")]
 mod firmware {
     use crate::context::{Ctx, Features, World};
-    use crate::cpu::{self, PerCpu, AFF_ON, NUM_CPUS, PEN_MAGIC, PEN_OPEN, SHARED};
+    use crate::cpu::{self, PerCpu, AFF_ON, PEN_MAGIC, PEN_OPEN, SHARED};
     use crate::quirks::{self, Quirk};
-    use crate::{console, entry, fatal, gic, gpt, mmu, perf, println, psci, rmm};
+    use crate::{console, entry, fatal, gic, gpt, mmu, perf, println, psci, rmm, topology};
     use core::sync::atomic::Ordering;
     use rmm_arch::layout::qemu::{
         DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, SHARED_BUF_BASE, UART0_BASE,
@@ -159,15 +168,25 @@ mod firmware {
 
     /// Per-CPU set-up once the primary's tables exist: EL3 registers, MMU, GPC, reset EL2
     /// snapshot.
-    fn cpu_init(index: usize) -> &'static mut PerCpu {
+    fn cpu_init() -> &'static mut PerCpu {
         let f = Features::read();
         el3_regs(&f);
         mmu::enable();
         gpt::enable();
-        // SAFETY: the first and only reference on this CPU at this point.
-        let cpu = unsafe { cpu::this() };
-        cpu.init(index, f);
-        cpu
+        cpu::init_this(f)
+    }
+
+    /// Cleans `[addr, addr + len)` to the point of coherency, for readers with their MMU off.
+    pub fn clean_to_poc(addr: u64, len: usize) {
+        let line = 4u64 << ((read_sysreg!("ctr_el0") >> 16) & 0xf);
+        let mut a = addr & !(line - 1);
+        while a < addr + len as u64 {
+            // SAFETY: cleaning a mapped line to PoC does not change its contents.
+            unsafe { core::arch::asm!("dc cvac, {}", in(reg) a, options(nostack)) };
+            a += line;
+        }
+        // SAFETY: barrier only.
+        unsafe { core::arch::asm!("dsb sy", options(nostack)) };
     }
 
     #[no_mangle]
@@ -197,26 +216,12 @@ mod firmware {
             dram_size >> 20
         );
 
-        let cpus = gic::discover();
-        let n = cpus.count.min(crate::MAX_CPUS);
-        println!(
-            "EL3: {} CPUs found (GICR frames), running {}: affinities {:x?}",
-            cpus.count,
-            n,
-            &cpus.affinity[..cpus.count]
-        );
-        for (i, &aff) in cpus.affinity[..n].iter().enumerate() {
-            if aff as usize != i {
-                println!("EL3: GICR frame {i} has affinity {aff:#x}: unsupported layout");
-                exit(fatal::EXIT_FATAL);
-            }
-        }
-        NUM_CPUS.store(n as u64, Ordering::Relaxed);
+        let Some((regions, n)) = topology::discover(tree.as_ref()) else {
+            exit(fatal::EXIT_FATAL)
+        };
         let grp1ns = !quirks::on(Quirk::GicGrp1NsOff);
         gic::init_distributor(grp1ns);
-        for frame in 0..cpus.count {
-            gic::init_redistributor(frame);
-        }
+        gic::init_redistributors(&regions);
         println!(
             "EL3: GICv3: affinity routing on, all interrupts Group 1 NS except SGI {} (EL3 pen); Group 1 NS {}",
             gic::PEN_SGI,
@@ -238,7 +243,7 @@ mod firmware {
                 exit(fatal::EXIT_FATAL);
             }
         };
-        let cpu = cpu_init(index);
+        let cpu = cpu_init();
         // The primary never waits in the pen before its first CPU_OFF (see `psci::park`).
         gic::pen_sgi_enable(false);
         println!(
@@ -255,9 +260,11 @@ mod firmware {
 
         // Release: pairs with the Acquire in `cpu_on`/`affinity_info` (CPU 0 is ON).
         SHARED[0].aff.store(AFF_ON, Ordering::Release);
-        // Release: pairs with the secondaries' Acquire loads in `secondary_main`: .bss, the
-        // tables and NUM_CPUS are ready.
+        // Release: pairs with the secondaries' Acquire loads in `_start` (entry.rs): .bss, the
+        // topology and the tables are ready. They read with their MMU off: clean first.
+        topology::publish();
         PEN_OPEN.store(PEN_MAGIC, Ordering::Release);
+        clean_to_poc(core::ptr::addr_of!(PEN_OPEN) as u64, 8);
         let ctx = rmm::cold_boot(cpu, n as u64);
         // SAFETY: `ctx` is this CPU's realm context, prepared by `cold_boot`.
         unsafe { entry::el3_exit(ctx) }
@@ -321,24 +328,18 @@ mod firmware {
             DRAM_BASE
         };
         println!(
-            "EL3: entering the Normal world at {entry:#x} (NS-EL2) on CPU {}, x0 = {dtb:#x}",
-            cpu.index
+            "EL3: entering the Normal world at {entry:#x} (NS-EL2) on CPU {}, x0 = {dtb:#x}, {} ms since reset",
+            cpu.index,
+            crate::time::now_us() / 1000
         );
         let scr = scr(World::NonSecure, &cpu.features);
         cpu.enter_fresh(World::NonSecure, entry, [dtb, 0, 0, 0], scr)
     }
 
+    /// Every other CPU, from `_start` once the pen is open, on its own stack.
     #[no_mangle]
-    extern "C" fn secondary_main(index: usize) -> ! {
-        gic::init_cpu_interface();
-        // Wait, with loads only (the MMU is off: no exclusives), for the primary.
-        // Acquire: pairs with the Release store of PEN_MAGIC in `primary_main`.
-        while PEN_OPEN.load(Ordering::Acquire) != PEN_MAGIC {
-            // SAFETY: waits for the pen SGI; PSTATE.F is masked so it only ends the WFI.
-            unsafe { core::arch::asm!("wfi", options(nostack)) };
-            gic::ack_pen_sgi();
-        }
-        let cpu = cpu_init(index);
+    extern "C" fn secondary_main(_index: usize) -> ! {
+        let cpu = cpu_init();
         let ctx = psci::park(cpu);
         // SAFETY: `ctx` is one of this CPU's contexts, prepared by the pen command.
         unsafe { entry::el3_exit(ctx) }

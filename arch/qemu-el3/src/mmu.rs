@@ -1,4 +1,4 @@
-//! EL3 stage-1 translation tables (identity map, 4 KiB granule, 32-bit VA, starting at
+//! EL3 stage-1 translation tables (identity map, 4 KiB granule, 39-bit VA, starting at
 //! level 1) and the MMU switch-on.
 //!
 //! With FEAT_RME, EL3 stage-1 block and page descriptors select the PAS with bit 5 (NS) and
@@ -12,7 +12,8 @@
 //! | rest of 0x0400_0000..0x4000_0000 | devices: Device-nGnRE, XN | Non-secure |
 //! | 0x0e00_0000..0x0f00_0000 | secure RAM: Normal WB, RW, XN | Root |
 //! | DRAM 0x4000_0000..0x1_0000_0000 | Normal WB, RW, XN | Non-secure |
-//! | the shared buffer page 0x418F_F000 | Normal WB, RW, XN | Realm |
+//! | the shared buffer page ([`SHARED_BUF_BASE`]) | Normal WB, RW, XN | Realm |
+//! | high GICv3 redistributors (QEMU `virt` > 123 CPUs: 0x40_0000_0000), [`map_device`] | Device-nGnRE, XN | Root |
 //!
 //! EL3 writes the boot manifest and attestation results into the shared buffer after the GPC
 //! is on, so it needs the Realm-PAS mapping: with the MMU off every EL3 access is Root PAS,
@@ -51,9 +52,9 @@ const DRAM_REALM: u64 = ATTR_NORMAL | SH_INNER | AF | XN | PAS_REALM;
 
 /// MAIR_EL3: index 0 Normal WB RA/WA inner and outer, index 1 Device-nGnRE.
 const MAIR: u64 = 0x04ff;
-/// TCR_EL3: T0SZ = 32 (4 GiB), IRGN0/ORGN0 WB RA/WA, SH0 inner, TG0 4 KiB, PS 40 bits,
-/// RES1 bits 23 and 31.
-const TCR: u64 = 32 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31);
+/// TCR_EL3: T0SZ = 25 (512 GiB, walks start at level 1), IRGN0/ORGN0 WB RA/WA, SH0 inner,
+/// TG0 4 KiB, PS 40 bits, RES1 bits 23 and 31.
+const TCR: u64 = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31);
 /// SCTLR_EL3: reset value RES1 bits and SA, plus M, C and I.
 const SCTLR: u64 = 0x00c5_0838 | 1 | (1 << 2) | (1 << 12);
 
@@ -121,6 +122,26 @@ pub fn build() {
     l1.0[1] = addr(l2_dram) | TABLE | VALID;
     l1.0[2] = (2 << 30) | DRAM_NS | VALID;
     l1.0[3] = (3 << 30) | DRAM_NS | VALID;
+}
+
+/// Maps the device region `[base, base + size)` above 4 GiB (QEMU `virt`'s second GICv3
+/// redistributor region) as Device-nGnRE in the Root PAS, with 1 GiB blocks; false if it is
+/// outside the 39-bit VA space or below 4 GiB. Primary CPU only, before the pen opens: the
+/// entries it writes were invalid, so no TLB holds them.
+pub fn map_device(base: u64, size: u64) -> bool {
+    const GIB: u64 = 1 << 30;
+    if base < 4 * GIB || size == 0 || base.saturating_add(size) > 512 * GIB {
+        return false;
+    }
+    // SAFETY: see `Tables`: the pen is closed, no other CPU reads the tables; this CPU's
+    // walks of other entries are not affected by writing an invalid one.
+    let l1 = unsafe { &mut (*TABLES.0.get())[0] };
+    for g in base / GIB..(base + size).div_ceil(GIB) {
+        l1.0[g as usize] = (g * GIB) | DEVICE_ROOT | VALID;
+    }
+    // SAFETY: barriers only: the new entries are visible to this CPU's table walks.
+    unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
+    true
 }
 
 /// Turns this CPU's EL3 MMU on with the tables from [`build`].

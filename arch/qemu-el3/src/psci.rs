@@ -20,7 +20,7 @@ use crate::context::{Ctx, World};
 use crate::cpu::{
     self, PerCpu, AFF_OFF, AFF_ON, AFF_ON_PENDING, CMD_CPU_ON, CMD_WARM_BOOT, SHARED,
 };
-use crate::{gic, println, rmm, scr};
+use crate::{gic, println, rmm, scr, topology};
 use core::sync::atomic::Ordering;
 
 const SUCCESS: u64 = 0;
@@ -74,11 +74,10 @@ fn supported(fid: u32) -> bool {
     )
 }
 
-/// The CPU index of `mpidr` if it names a CPU EL3 runs (Aff1..3 = 0, Aff0 < count).
+/// The CPU index of `mpidr` if it names a CPU EL3 runs (only its affinity fields count:
+/// Aff3 [39:32], Aff2..Aff0 [23:0]).
 fn target(mpidr: u64) -> Option<usize> {
-    let aff = mpidr & 0xff_00ff_ffff;
-    let n = cpu::NUM_CPUS.load(Ordering::Relaxed);
-    (aff < n).then_some(aff as usize)
+    topology::index_of(mpidr)
 }
 
 /// Handles a PSCI/SMCCC call from the Normal world on `cpu`.
@@ -157,7 +156,7 @@ pub fn send(t: usize, cmd: u64, entry: u64, arg: u64) {
     s.arg.store(arg, Ordering::Relaxed);
     // Release: pairs with the Acquire swap in `park` on CPU t.
     s.cmd.store(cmd, Ordering::Release);
-    gic::send_pen_sgi(t as u32);
+    gic::send_pen_sgi(topology::affinity(t));
 }
 
 /// Parks this CPU in the pen (PSCI OFF) until a command arrives; returns the context to

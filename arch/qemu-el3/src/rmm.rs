@@ -9,8 +9,8 @@
 //! returns realm x1..x7 as NS x0..x6.
 
 use crate::context::World;
-use crate::cpu::{self, Boot, PerCpu, BOOT_PENDING, CMD_WARM_BOOT, SHARED};
-use crate::{attest, fatal, gpt, println, psci, scr};
+use crate::cpu::{Boot, PerCpu, BOOT_PENDING, CMD_WARM_BOOT, SHARED};
+use crate::{attest, fatal, gpt, println, psci, scr, topology};
 use core::sync::atomic::{AtomicU32, Ordering};
 use rmm_arch::el3::{
     RMM_ATTEST_GET_PLAT_TOKEN, RMM_ATTEST_GET_REALM_KEY, RMM_BOOT_COMPLETE, RMM_GTSI_DELEGATE,
@@ -156,10 +156,16 @@ fn boot_complete(cpu: &mut PerCpu) -> *mut crate::context::Ctx {
     }
 }
 
+/// CPUs per progress line of [`boot_secondaries`].
+const PROGRESS_EVERY: usize = 32;
+
 /// Warm-boots the RMM on every other CPU, one at a time, each parking in the pen (PSCI OFF)
-/// after its RMM_BOOT_COMPLETE. Stops at the first error, which marks the RMM failed.
+/// after its RMM_BOOT_COMPLETE, with a line every [`PROGRESS_EVERY`] CPUs (each boot takes a
+/// few ms of QEMU time; 512 of them add up). Stops at the first error, which marks the RMM
+/// failed.
 fn boot_secondaries() {
-    let n = cpu::NUM_CPUS.load(Ordering::Relaxed) as usize;
+    let n = topology::count();
+    let mut first = 1;
     for (i, shared) in SHARED.iter().enumerate().take(n).skip(1) {
         // Relaxed: published by the Release store of `cmd` in `psci::send`.
         shared.boot_result.store(BOOT_PENDING, Ordering::Relaxed);
@@ -178,7 +184,15 @@ fn boot_secondaries() {
             unsafe { core::arch::asm!("wfe", options(nostack)) };
         };
         match status {
-            Some(0) => println!("EL3: RMM warm boot ok on CPU {i}"),
+            Some(0) if i + 1 == n || i % PROGRESS_EVERY == 0 => {
+                println!(
+                    "EL3: RMM warm boot ok on CPUs {first}..={i} (MPIDR {:#x}), {} ms since reset",
+                    topology::mpidr_of(topology::affinity(i)),
+                    crate::time::now_us() / 1000
+                );
+                first = i + 1;
+            }
+            Some(0) => {}
             Some(e) => {
                 println!(
                     "EL3: RMM warm boot error {e} on CPU {i}: the RMM will not be entered again"
