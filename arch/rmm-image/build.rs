@@ -35,7 +35,7 @@ fn main() {
     let (base, size) = if env::var_os("CARGO_FEATURE_FVP").is_some() {
         (0xfdc0_0000u64, 0x0180_0000u64)
     } else {
-        (0x4010_0000u64, 0x017f_f000u64)
+        (0x4010_0000u64, 0x03ff_f000u64)
     };
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());

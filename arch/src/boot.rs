@@ -104,6 +104,15 @@ pub fn cold_boot_with_manifest(
     Ok((args, manifest))
 }
 
+/// How many CPUs fit `free` bytes beside `fixed` bytes of other needs, at `per_cpu` bytes each.
+pub const fn cpus_that_fit(free: u64, fixed: u64, per_cpu: u64) -> u64 {
+    match free.checked_sub(fixed) {
+        Some(left) if per_cpu != 0 => left / per_cpu,
+        Some(_) => u64::MAX,
+        None => 0,
+    }
+}
+
 /// Validates the warm-boot x0 against the `num_cpus` recorded at cold boot and returns the
 /// CPU index. x1..x3 are RES0 in interface 0.3 and are not checked (2.0 puts an activation
 /// token in x1).
@@ -135,6 +144,14 @@ mod tests {
             }
         );
         assert_eq!(cold_boot(0, V0_3, 1, 0x1000, 1).unwrap().cpu_index, 0);
+    }
+
+    #[test]
+    fn cpus_fit_what_is_left() {
+        assert_eq!(cpus_that_fit(1000, 100, 300), 3);
+        assert_eq!(cpus_that_fit(1000, 1000, 300), 0);
+        assert_eq!(cpus_that_fit(100, 1000, 300), 0);
+        assert_eq!(cpus_that_fit(100, 0, 0), u64::MAX);
     }
 
     #[test]

@@ -31,8 +31,11 @@ pub mod qemu {
     pub const DRAM_SIZE: u64 = 0x4000_0000;
     /// The RMM image: loaded here, Realm PAS (TF-A qemu: REALM_DRAM_BASE).
     pub const RMM_BASE: u64 = 0x4010_0000;
-    /// Size of the RMM's region, image and runtime data (24 MiB less the shared buffer).
-    pub const RMM_SIZE: u64 = 0x017f_f000;
+    /// Size of the RMM's region, image and runtime data (64 MiB less the shared buffer): its
+    /// heap holds the granule table (2 MiB per GiB of DRAM) and about 74 KiB per CPU (37 MiB
+    /// for QEMU `virt`'s 512), `rmm-image/src/cpus.rs`. TF-A's qemu port gives 24 MiB; a
+    /// TF-RMM image (`scripts/run --rmm`) only uses less of it.
+    pub const RMM_SIZE: u64 = 0x03ff_f000;
     /// The RMM-EL3 shared buffer (boot manifest, attestation calls), Realm PAS.
     pub const SHARED_BUF_BASE: u64 = RMM_BASE + RMM_SIZE;
     /// Default load and entry address of the Normal-world payload (the test host).

@@ -11,10 +11,9 @@
 
 use crate::boot_cell::BootCell;
 use crate::console::Level::{Info, Warn};
-use crate::entry::MAX_CPUS;
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{attestation, console, debug, el2, error, heap, mmu, sve};
+use crate::{attestation, console, cpus, debug, el2, error, fp, heap, mmu, sve};
 use alloc::vec::Vec;
 use rmm::platform::CpuFeatures;
 use rmm::rmi::{InterfaceVersion, RMI_REVISIONS};
@@ -69,7 +68,8 @@ fn cold_boot(regs: [u64; 4]) -> ! {
             .then(|| unsafe { core::ptr::read_volatile(pa as *const u64) })
     };
     let (args, manifest) =
-        boot::cold_boot_with_manifest(regs, MAX_CPUS, read).unwrap_or_else(|e| fail(e));
+        // Any CPU count passes here: `cpus::check` decides, once the console can say why.
+        boot::cold_boot_with_manifest(regs, usize::MAX, read).unwrap_or_else(|e| fail(e));
     if mmu::build(&manifest, args.shared_buf_pa).is_err() {
         fail(BootError::Unknown);
     }
@@ -90,6 +90,7 @@ fn cold_boot(regs: [u64; 4]) -> ! {
         .iter()
         .map(|b| (b.base, b.size))
         .collect();
+    cpus::check(args.num_cpus, &dram).unwrap_or_else(|e| fail(e));
     let rmm = Rmm::new(Aarch64::probe(), &dram, args.num_cpus).unwrap_or_else(|e| {
         let (used, size) = heap::usage();
         error!(
@@ -100,6 +101,9 @@ fn cold_boot(regs: [u64; 4]) -> ! {
         fail(BootError::Unknown)
     });
     let vector_bits = sve::init(args.num_cpus).unwrap_or_else(|()| fail(BootError::Unknown));
+    if fp::init(args.num_cpus).is_err() || cpus::alloc_stacks(args.num_cpus).is_err() {
+        fail(BootError::Unknown);
+    }
     let token_len = attestation::fetch(args.shared_buf_pa).map(|identity| {
         let len = identity.platform_token().len();
         let _ = rmm.set_attestation(identity);
@@ -166,9 +170,10 @@ fn banner(
         b.print(
             Info,
             format_args!(
-                "heap {} KiB used of {} KiB",
+                "heap {} KiB used of {} KiB ({} KiB per CPU)",
                 heap_used.div_ceil(1024),
-                heap_size / 1024
+                heap_size / 1024,
+                cpus::bytes_per_cpu().unwrap_or(0).div_ceil(1024)
             ),
         );
         b.print(

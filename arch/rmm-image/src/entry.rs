@@ -1,26 +1,24 @@
 //! Boot entry and exception vectors (assembly).
 //!
 //! EL3 enters [`rmm_entry`] for cold and warm boot alike (RMM-EL3 interface 0.3): the entry
-//! sets VBAR_EL2 first (an exception before that would vector into Root-only flash and loop),
-//! picks this CPU's stack from x0, clears .bss on the first entry only, and calls
-//! `rmm_boot(x0, x1, x2, x3, warm)`. A CPU index beyond the stacks is reported to EL3 as
+//! sets VBAR_EL2 first (an exception before that would vector into Root-only flash and loop).
+//! The first entry (cold boot) runs on the static boot stack, which that CPU keeps, clears
+//! .bss and calls `rmm_boot(x0, x1, x2, x3, 0)`; cold boot allocates one stack per CPU from
+//! the heap for the CPU count in x2 ([`crate::cpus`]). A warm boot takes the stack of its CPU
+//! index x0 there and calls `rmm_boot(x0, .., 1)`; an index beyond the count (or a warm boot
+//! before cold boot has sized the stacks) is reported to EL3 as
 //! E_RMM_BOOT_CPU_ID_OUT_OF_RANGE without touching memory.
 
+use crate::cpus::{STACK_SHIFT, STACK_SIZE};
 use crate::exceptions::FRAME_SIZE;
 
-/// Most CPUs the image has stacks for.
-pub const MAX_CPUS: usize = 64;
-/// log2 of each CPU's stack size (64 KiB: the RMI handlers copy host pages onto the stack).
-pub const STACK_SHIFT: u32 = 16;
-const STACK_SIZE: usize = 1 << STACK_SHIFT;
-
 #[repr(C, align(4096))]
-struct Stacks([[u8; STACK_SIZE]; MAX_CPUS]);
+struct BootStack([u8; STACK_SIZE]);
 
-/// Per-CPU stacks, in `.noinit`: never read before written.
-#[unsafe(link_section = ".noinit.stacks")]
+/// The cold-boot CPU's stack, in `.noinit`: never read before written.
+#[unsafe(link_section = ".noinit.boot_stack")]
 #[unsafe(no_mangle)]
-static mut RMM_STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_CPUS]);
+static mut RMM_BOOT_STACK: BootStack = BootStack([0; STACK_SIZE]);
 
 /// Whether .bss has been cleared: in .data, so the first entry sees 0.
 #[unsafe(no_mangle)]
@@ -36,17 +34,15 @@ rmm_entry:
     add     x9, x9, :lo12:rmm_vectors
     msr     vbar_el2, x9
     isb
-    cmp     x0, #{max_cpus}
-    b.hs    1f
-    adrp    x9, RMM_STACKS
-    add     x9, x9, :lo12:RMM_STACKS
-    add     x10, x0, #1
-    lsl     x10, x10, #{stack_shift}
-    add     sp, x9, x10
-    msr     tpidr_el2, x0
     adrp    x9, RMM_BSS_CLEARED
     ldr     x4, [x9, :lo12:RMM_BSS_CLEARED]
-    cbnz    x4, 3f
+    cbnz    x4, 5f
+    // Cold boot: the boot stack, then .bss cleared.
+    adrp    x10, RMM_BOOT_STACK
+    add     x10, x10, :lo12:RMM_BOOT_STACK
+    mov     x11, #{stack_size}
+    add     sp, x10, x11
+    msr     tpidr_el2, x0
     adrp    x10, __bss_start
     add     x10, x10, :lo12:__bss_start
     adrp    x11, __bss_end
@@ -57,6 +53,17 @@ rmm_entry:
     b       2b
 4:  mov     x10, #1
     str     x10, [x9, :lo12:RMM_BSS_CLEARED]
+    b       3f
+    // Warm boot: stack x0 of the area cold boot allocated (base, count; 0 before then).
+5:  adrp    x10, RMM_STACKS
+    add     x10, x10, :lo12:RMM_STACKS
+    ldp     x11, x12, [x10]
+    cmp     x0, x12
+    b.hs    1f
+    add     x13, x0, #1
+    lsl     x13, x13, #{stack_shift}
+    add     sp, x11, x13
+    msr     tpidr_el2, x0
 3:  bl      rmm_boot
     b       .
     // CPU index out of range: RMM_BOOT_COMPLETE(E_RMM_BOOT_CPU_ID_OUT_OF_RANGE), forever.
@@ -66,7 +73,7 @@ rmm_entry:
     smc     #0
     b       1b
 "#,
-    max_cpus = const MAX_CPUS,
+    stack_size = const STACK_SIZE,
     stack_shift = const STACK_SHIFT,
 );
 

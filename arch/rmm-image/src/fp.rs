@@ -9,9 +9,9 @@
 //! FP/SIMD costs nothing. The RMM itself never uses these registers (softfloat build); only the
 //! routines below and in `crate::sve` touch them, with the traps lifted.
 
-use crate::entry::MAX_CPUS;
+use crate::boot_cell::BootCell;
 use crate::sve;
-use core::cell::UnsafeCell;
+use alloc::alloc::{alloc_zeroed, Layout};
 
 /// CPTR_EL2 (E2H = 0): RES1 bits, and the traps never lifted: trace registers (TTA) and the
 /// activity monitors (TAM; A3.1.6: no AMU for realms).
@@ -105,24 +105,30 @@ unsafe extern "C" {
     fn rmm_fp_restore(from: *const FpState);
 }
 
-struct PerCpu(UnsafeCell<[FpState; MAX_CPUS]>);
-// SAFETY: CPU `n` touches only slot `n` (`ns_slot`), so no slot is shared.
-unsafe impl Sync for PerCpu {}
+/// The Normal world's FP/SIMD registers while a realm owns them: one [`FpState`] per CPU, on
+/// the heap ([`init`]); CPU `n` touches only slot `n`.
+static NS_FP: BootCell<(u64, usize)> = BootCell::new((0, 0));
 
-/// The Normal world's FP/SIMD registers, saved while a realm owns them.
-static NS_FP: PerCpu = PerCpu(UnsafeCell::new(
-    [const {
-        FpState {
-            v: [0; 32],
-            fpsr: 0,
-            fpcr: 0,
-        }
-    }; MAX_CPUS],
-));
+/// Heap bytes [`init`] takes per CPU.
+pub const BYTES_PER_CPU: usize = core::mem::size_of::<FpState>();
+
+/// Cold boot, CPU 0: allocates the save slots of `cpus` CPUs; Err if the heap is too small.
+pub fn init(cpus: usize) -> Result<(), ()> {
+    let layout = Layout::array::<FpState>(cpus.max(1)).map_err(|_| ())?;
+    // SAFETY: the layout has a non-zero size.
+    let slots = unsafe { alloc_zeroed(layout) };
+    if slots.is_null() {
+        return Err(());
+    }
+    // SAFETY: CPU 0 at cold boot, before any reader (BootCell's contract).
+    unsafe { *NS_FP.get_mut() = (slots as u64, cpus) };
+    Ok(())
+}
 
 fn ns_slot(cpu: usize) -> *mut FpState {
-    // SAFETY: in bounds (cpu < MAX_CPUS, checked at boot); only CPU `cpu` uses this slot.
-    unsafe { (*NS_FP.0.get()).as_mut_ptr().add(cpu) }
+    let (base, count) = *NS_FP.get();
+    assert!(cpu < count, "no FP save slot for CPU {cpu}");
+    (base + (cpu * BYTES_PER_CPU) as u64) as *mut FpState
 }
 
 /// Gives the FP/SIMD registers to the realm: saves the Normal world's on CPU `cpu`, loads the

@@ -15,6 +15,8 @@ mod boot_cell;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod cpus;
+#[cfg(target_os = "none")]
 mod el1;
 #[cfg(target_os = "none")]
 mod el2;

@@ -151,13 +151,23 @@ fn set_lengths(zcr_len: Option<u64>, smcr_len: Option<u64>) -> (usize, usize) {
     (vl as usize, svl as usize)
 }
 
-/// Cold boot, CPU 0: finds the longest vector lengths and allocates `cpus` save areas. Returns
-/// the non-streaming and streaming lengths in bits (0: not implemented), or Err if the heap
-/// is too small.
-pub fn init(cpus: usize) -> Result<(usize, usize), ()> {
+/// What [`probe`] finds.
+struct Probe {
+    open: u64,
+    sve: bool,
+    sme: bool,
+    /// Vector and streaming vector lengths in bytes (0: not implemented).
+    vl: usize,
+    svl: usize,
+    stride: usize,
+}
+
+/// Finds the longest vector lengths and the save area each CPU needs for them; `None` without
+/// SVE and SME, Err for lengths the RMM does not handle.
+fn probe() -> Result<Option<Probe>, ()> {
     let (sve, sme) = implemented();
     if !sve && !sme {
-        return Ok((0, 0));
+        return Ok(None);
     }
     let open = CPTR_TRAP_ALL
         & !CPTR_TFP
@@ -166,12 +176,41 @@ pub fn init(cpus: usize) -> Result<(usize, usize), ()> {
     set_cptr(open);
     let (vl, svl) = set_lengths(sve.then_some(LEN), sme.then_some(LEN));
     set_cptr(CPTR_TRAP_ALL);
-    let len = |bytes: usize| (bytes as u64 / 16).saturating_sub(1);
     let longest = vl.max(svl);
     if !(16..=256).contains(&longest) {
         return Err(());
     }
-    let stride = area_bytes(longest).next_multiple_of(64);
+    Ok(Some(Probe {
+        open,
+        sve,
+        sme,
+        vl,
+        svl,
+        stride: area_bytes(longest).next_multiple_of(64),
+    }))
+}
+
+/// Bytes of heap [`init`] takes per CPU (0 without SVE and SME), or Err as [`init`].
+pub fn bytes_per_cpu() -> Result<usize, ()> {
+    Ok(probe()?.map_or(0, |p| p.stride))
+}
+
+/// Cold boot, CPU 0: finds the longest vector lengths and allocates `cpus` save areas. Returns
+/// the non-streaming and streaming lengths in bits (0: not implemented), or Err if the heap
+/// is too small.
+pub fn init(cpus: usize) -> Result<(usize, usize), ()> {
+    let Some(Probe {
+        open,
+        sve,
+        sme,
+        vl,
+        svl,
+        stride,
+    }) = probe()?
+    else {
+        return Ok((0, 0));
+    };
+    let len = |bytes: usize| (bytes as u64 / 16).saturating_sub(1);
     let layout = stride
         .checked_mul(cpus.max(1))
         .and_then(|size| Layout::from_size_align(size, 64).ok())
@@ -187,7 +226,7 @@ pub fn init(cpus: usize) -> Result<(usize, usize), ()> {
             cptr_open: open,
             zcr_len: sve.then(|| len(vl)),
             smcr_len: sme.then(|| len(svl)),
-            vl: longest,
+            vl: vl.max(svl),
             areas: areas as u64,
             stride,
             cpus,

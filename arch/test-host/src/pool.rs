@@ -4,7 +4,7 @@ use ns_el2::granule::Granule;
 use rmm_arch::GRANULE_SIZE;
 
 /// The pool: 16 MiB at 0x7000_0000, in QEMU virt's NS DRAM (`-m 1G`: 0x4000_0000..0x8000_0000),
-/// clear of the DTB (0x4000_0000), the RMM (0x4010_0000..0x4190_0000) and this image
+/// clear of the DTB (0x4000_0000), the RMM (0x4010_0000..0x4410_0000) and this image
 /// (0x6000_0000, under 1 MiB with its stacks).
 const POOL_BASE: u64 = 0x7000_0000;
 const POOL_SIZE: u64 = 0x0100_0000;
