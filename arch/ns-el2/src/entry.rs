@@ -19,8 +19,9 @@ core::arch::global_asm!(
     .section .text.entry, "ax"
     .global _start
 _start:
-    // x0 = DTB address. Keep it in x19 (callee-saved) across the set-up.
+    // x0 = DTB address. Keep it in x19 (callee-saved) across the set-up. CPU index 0.
     mov     x19, x0
+    msr     tpidr_el2, xzr
     bl      setup_el2
     // CPU 0's stack: the first slot, its canary at the bottom.
     adrp    x1, __stacks_start
@@ -45,10 +46,12 @@ _start:
     .global secondary_entry
 secondary_entry:
     // x0 = CPU index (PSCI context id), checked against MAX_CPUS by the caller of CPU_ON;
-    // clamp anyway so that a stray entry cannot run on another CPU's stack.
+    // clamp anyway so that a stray entry cannot run on another CPU's stack. TPIDR_EL2 keeps
+    // it (cpu::current).
     mov     x19, x0
     cmp     x19, #{max_cpus}
     b.hs    park
+    msr     tpidr_el2, x19
     bl      setup_el2
     adrp    x1, __stacks_start
     add     x1, x1, :lo12:__stacks_start

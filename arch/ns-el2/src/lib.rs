@@ -5,11 +5,12 @@
 //! - [`entry`]: `_start` and `secondary_entry` (stacks, `.bss`, vectors), calling the program's
 //!   `primary_main(x0)` and `secondary_main(index)`; its link script places `.text.entry` first
 //!   and provides `__bss_start`, `__bss_end` and `__stacks_start` ([`cpu::MAX_CPUS`] stacks of
-//!   [`entry::STACK_SIZE`] bytes).
+//!   [`entry::STACK_SIZE`] bytes, below the image).
 //! - [`exceptions`]: the vectors, a probed load that survives a Granule Protection Fault, and a
 //!   register dump for anything unexpected.
 //! - [`console`]: whole lines on the shared PL011 (`println!`).
-//! - [`cpu`]: this CPU's index, the counter, deadlines.
+//! - [`cpu`]: the CPUs (index <-> MPIDR from the device tree), this CPU's index, the counter,
+//!   deadlines.
 //! - [`psci`], [`smp`]: PSCI calls to EL3, and a job mailbox that runs a function on another CPU.
 //! - [`rmi`]: typed RMI calls; [`rec_run`]: RmiRecRun, what REC_ENTER reads and writes.
 //! - [`gic`]: the program's own GICv3 set-up.

@@ -105,3 +105,11 @@ impl RecRun {
         }
     }
 }
+
+/// The RmiRecMpidr (B4.4.18) of the REC with index `index` (A2.3.3: index =
+/// Aff3:Aff2:Aff1:Aff0[3:0], so 16 RECs per Aff1 cluster as QEMU numbers its CPUs). Below 2^20
+/// RECs (Aff3 = 0) it is also the affinity the realm reads in MPIDR_EL1 and names in PSCI.
+pub const fn rec_mpidr(index: usize) -> u64 {
+    let i = index as u64;
+    (i & 0xf) | (i >> 4 & 0xff) << 8 | (i >> 12 & 0xff) << 16 | (i >> 20 & 0xff) << 24
+}

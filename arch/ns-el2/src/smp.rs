@@ -28,7 +28,10 @@ extern "C" {
 /// status on failure (INVALID_PARAMETERS for CPU 0 or one out of range, ALREADY_ON if it stays
 /// on).
 pub fn start(index: usize, job: Job) -> Result<(), i64> {
-    let Some(slot) = JOBS.get(index).filter(|_| index != 0) else {
+    let Some(slot) = JOBS
+        .get(index)
+        .filter(|_| index != 0 && index < cpu::count())
+    else {
         return Err(psci::INVALID_PARAMETERS);
     };
     let mpidr = cpu::mpidr_of(index);

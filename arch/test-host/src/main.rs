@@ -52,23 +52,24 @@ extern "C" fn primary_main(dtb: u64) -> ! {
         dram_base + dram_size,
         dram_size >> 20
     );
-    let cpus = match tree.cpus(&mut []) {
-        Some(n) if (1..=cpu::MAX_CPUS).contains(&n) => n,
-        Some(n) => {
-            println!(
-                "test-host: the device tree lists {} CPUs; using {}",
-                n,
-                cpu::MAX_CPUS
-            );
-            n.clamp(1, cpu::MAX_CPUS)
+    let cpus = match cpu::init(&tree) {
+        Ok(cpu::Cpus { listed, used }) => {
+            if used < listed {
+                println!(
+                    "test-host: the device tree lists {} CPUs; using {}",
+                    listed, used
+                );
+            }
+            used
         }
-        None => {
-            println!("FAIL test-host/device_tree: its /cpus node is corrupt");
+        Err(why) => {
+            println!("FAIL test-host/device_tree: {}", why);
             report::exit_now(false)
         }
     };
     println!("test-host: {} CPUs", cpus);
     gic::init();
+    gic::init_regions(&tree);
     let mut pool = pool::Pool::new();
     if perf_mode() {
         perf::run(&mut pool);

@@ -42,8 +42,10 @@ impl RealmParams {
     }
 }
 
-/// RmiRecParams: a runnable REC.
+/// RmiRecParams.
 pub struct RecParams<'a> {
+    /// flags.runnable: the REC may be entered before a PSCI CPU_ON starts it.
+    pub runnable: bool,
     pub mpidr: u64,
     pub pc: u64,
     /// x0..x7 at the first entry.
@@ -55,7 +57,7 @@ pub struct RecParams<'a> {
 impl RecParams<'_> {
     /// Writes the structure into the zeroed granule `page`.
     pub fn write(&self, page: Granule) {
-        page.write_u64(0x000, 1); // flags: runnable
+        page.write_u64(0x000, u64::from(self.runnable)); // flags
         page.write_u64(0x100, self.mpidr);
         page.write_u64(0x200, self.pc);
         for (i, gpr) in self.gprs.iter().enumerate() {
@@ -114,6 +116,7 @@ pub struct RecExit {
     pub far: u64,
     pub hpfar: u64,
     pub gpr0: u64,
+    pub gpr1: u64,
 }
 
 impl RecExit {
@@ -125,6 +128,7 @@ impl RecExit {
             far: run.read_u64(0x908),
             hpfar: run.read_u64(0x910),
             gpr0: run.read_u64(0xa00),
+            gpr1: run.read_u64(0xa08),
         }
     }
 

@@ -3,11 +3,12 @@
 use ns_el2::granule::Granule;
 use rmm_arch::GRANULE_SIZE;
 
-/// The pool: 16 MiB at 0x7000_0000, in QEMU virt's NS DRAM (`-m 1G`: 0x4000_0000..0x8000_0000),
-/// clear of the DTB (0x4000_0000), the RMM (0x4010_0000..0x4410_0000) and this image
-/// (0x6000_0000, under 1 MiB with its stacks).
+/// The pool: 64 MiB at 0x7000_0000, in QEMU virt's NS DRAM (`-m 1G`: 0x4000_0000..0x8000_0000),
+/// clear of the DTB (0x4000_0000), the RMM (0x4010_0000..0x4410_0000), the stacks
+/// (0x5e00_0000..) and this image (0x6000_0000, under 1 MiB). The realm with one REC per CPU
+/// takes 6 granules per CPU (REC, 4 auxiliary, RmiRecRun): 12 MiB for 512.
 const POOL_BASE: u64 = 0x7000_0000;
-const POOL_SIZE: u64 = 0x0100_0000;
+const POOL_SIZE: u64 = 0x0400_0000;
 
 /// The pool granule at `pa`; None if `pa` is not a granule of the pool.
 pub fn granule(pa: u64) -> Option<Granule> {
@@ -38,6 +39,15 @@ impl Pool {
             Granule::at(base + i * GRANULE_SIZE).fill(0);
         }
         Granule::at(base)
+    }
+
+    /// `count` consecutive zeroed granules (at least one); the first is returned.
+    pub fn alloc_run(&mut self, count: u64) -> Granule {
+        let first = self.alloc();
+        for _ in 1..count {
+            self.alloc();
+        }
+        first
     }
 
     /// One zeroed granule.

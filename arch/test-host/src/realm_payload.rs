@@ -32,6 +32,7 @@ use crate::params::{
 use crate::pool::Pool;
 use crate::report::{check, fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, RmiError};
+use ns_el2::rec_run::rec_mpidr;
 use recs::Ending;
 use rmm::measurement::{rem_extend, Measurement};
 use rmm::psci as fid;
@@ -373,7 +374,7 @@ impl Session {
     /// RMI_PSCI_COMPLETE(current REC, the REC with MPIDR gprs[1], SUCCESS): the target's index.
     fn complete(&self, gprs: &[u64; 8]) -> Result<usize, Why> {
         let rec_count = self.realm.rec_count;
-        let Some(target) = (0..rec_count).find(|&i| cpu::mpidr_of(i) == gprs[1]) else {
+        let Some(target) = (0..rec_count).find(|&i| rec_mpidr(i) == gprs[1]) else {
             fail!("PSCI {:#x} names MPIDR {:#x}, not a REC", gprs[0], gprs[1]);
         };
         rmi!(

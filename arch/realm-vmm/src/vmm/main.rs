@@ -99,14 +99,13 @@ mod boot {
         let host = unsafe { Fdt::at(x0).or_else(|| Fdt::at(DRAM_BASE)) }
             .ok_or("no device tree at x0 nor at the start of DRAM")?;
         let (dram_base, dram_size) = host.memory().ok_or("the device tree has no memory")?;
-        let cpus = host
-            .cpus(&mut [])
-            .ok_or("the device tree's /cpus is corrupt")?;
+        let cpus = cpu::init(&host)?.used;
+        gic::init_regions(&host);
         let (config, bootargs, bootargs_len) = config()?;
         let bootargs = core::str::from_utf8(&bootargs[..bootargs_len])
             .map_err(|_| "the kernel command line is not UTF-8")?
             .trim_end_matches(['\0', '\n']);
-        if config.vcpus > cpus.min(ns_el2::cpu::MAX_CPUS).min(MAX_VCPUS) {
+        if config.vcpus > cpus.min(MAX_VCPUS) {
             return Err("more vCPUs than CPUs: give QEMU -smp at least the vCPU count");
         }
         let (pool_base, pool_end) = pool::init(config.pool, dram_base + dram_size);

@@ -111,7 +111,7 @@ pub struct Realm {
 
 /// The MPIDR (RmiRecMpidr encoding) of vCPU `i`: Aff0 0..15, then Aff1.
 pub fn mpidr(i: usize) -> u64 {
-    (((i / 16) << 8) | (i % 16)) as u64
+    ns_el2::rec_run::rec_mpidr(i)
 }
 
 impl Realm {

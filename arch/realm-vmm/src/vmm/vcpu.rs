@@ -11,7 +11,7 @@ use ns_el2::rec_run::{self, Exit, RecRun, LRS};
 use ns_el2::{cpu, rmi, smp};
 use realm_vmm::layout::{MAX_VCPUS, UNPROTECTED_BIT};
 use realm_vmm::mmio::MmioAccess;
-use rmm_arch::{read_sysreg, write_sysreg, GRANULE_SIZE};
+use rmm_arch::{read_sysreg, GRANULE_SIZE};
 
 /// ESR_EL2.EC values of the exits served here.
 const EC_WFX: u64 = 0x01;
@@ -321,15 +321,8 @@ pub fn counter() -> u64 {
 /// Kicks vCPU `target`'s CPU if it is in its realm or waiting.
 pub fn kick(target: usize) {
     if target < MAX_VCPUS && matches!(STATE[target].load(Ordering::Acquire), IN_REALM | IDLE) {
-        let mpidr = realm::mpidr(target);
-        let value = KICK_SGI << 24 | (mpidr >> 8 & 0xff) << 16 | 1 << (mpidr & 0xf);
-        // SAFETY: ICC_SGI1R_EL1 generates a physical Group 1 SGI; `dsb` first so the state the
-        // target reads after waking is visible (GICv3 12.1.9).
-        unsafe {
-            core::arch::asm!("dsb sy", options(nostack));
-            write_sysreg!("s3_0_c12_c11_5", value);
-        }
-        rmm_arch::isb!();
+        // vCPU i runs on CPU i.
+        ns_el2::gic::send_sgi(KICK_SGI, cpu::mpidr_of(target));
     }
 }
 

@@ -1,12 +1,12 @@
 //! Builds the payload's realm (layout: `rmm_arch::realm_report`) and computes its RIM as the
 //! RMM must (spec A7.1.1, with the core's `rmm::measurement`), and tears it down again.
 
-use crate::cpu;
 use crate::granule::Granule;
 use crate::params::{RealmParams, RecParams, HASH_SHA_256};
 use crate::pool::Pool;
 use crate::report::{fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, MEASURE_CONTENT};
+use ns_el2::rec_run::rec_mpidr;
 use rmm::measurement::{
     rim_extend_data, rim_extend_rec, rim_extend_ripas, rim_init, HashAlgorithm,
     MeasuredRealmParams, MeasuredRecParams, Measurement,
@@ -245,13 +245,13 @@ fn create_recs(realm: &mut PayloadRealm, pool: &mut Pool, recs: usize, mode: u64
             _ => (0, [0; 8]),
         };
         RecParams {
-            mpidr: cpu::mpidr_of(index),
+            runnable: flags & RUNNABLE != 0,
+            mpidr: rec_mpidr(index),
             pc: 0,
             gprs,
             aux: &aux[..aux_count],
         }
         .write(params);
-        params.write_u64(0x000, flags); // RecParams writes runnable; REC 1.. are not
         rmi!(
             format_args!("REC_CREATE(index {})", index),
             call::rec_create(realm.rd.pa(), rec.pa(), params.pa())

@@ -2,5 +2,7 @@
 
 pub mod delegate;
 pub mod realm;
+mod realm_enter;
+mod realm_psci;
 pub mod sve;
 pub mod version;

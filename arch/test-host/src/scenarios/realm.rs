@@ -1,18 +1,21 @@
-//! A realm with one REC per CPU: created, populated with the program of `realm_code`, activated;
-//! every CPU then enters its own REC at the same moment, twice; then everything is destroyed and
-//! undelegated.
+//! A realm with one REC per CPU, on as many CPUs as QEMU gives (up to 512: REC MPIDRs across
+//! Aff1 clusters of 16): created, populated with the program of `realm_code` and activated
+//! with only REC 0 runnable. REC 0 starts every other REC with PSCI CPU_ON and checks
+//! AFFINITY_INFO before and after for each ([`super::realm_psci`]); then every CPU enters its
+//! own REC at the same moment, many times, and the rate of those RMI calls is reported
+//! ([`super::realm_enter`]); then everything is destroyed and undelegated.
 
+use super::{realm_enter, realm_psci};
 use crate::console::println;
-use crate::cpu::{self, Deadline, MAX_CPUS};
+use crate::cpu::{self, MAX_CPUS};
 use crate::granule::Granule;
-use crate::params::{
-    write_rec_enter, RealmParams, RecExit, RecParams, ENTER_EMUL_MMIO, EXIT_SYNC, HASH_SHA_256,
-};
+use crate::params::{RealmParams, RecParams, HASH_SHA_256};
 use crate::pool::Pool;
-use crate::report::{check, fail, rmi, Outcome};
+use crate::realm_code::{self, MMIO_IPA};
+use crate::report::{check, fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, MEASURE_CONTENT};
-use crate::{realm_code, smp};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use ns_el2::rec_run::rec_mpidr;
 
 /// The realm's IPA width: two concatenated level-1 RTTs at the start (2^40 / 2^39).
 const S2SZ: u64 = 40;
@@ -20,32 +23,24 @@ const RTT_LEVEL_START: i64 = 1;
 const RTT_NUM_START: u64 = 2;
 /// Where the program sits: IPA 0, the first page of Protected IPA space.
 const CODE_IPA: u64 = 0;
-/// An unmapped Unprotected IPA (top IPA bit set) the program stores to.
-const MMIO_IPA: u64 = 1 << (S2SZ - 1) | 0x1000;
-/// x0 of every REC: the program stores `COOKIE << 16 | REC index`.
-const COOKIE: u64 = 0xcafe;
-/// Most granules the scenario delegates: RD, 2 + 2 RTTs, DATA, and per REC the REC and up to
-/// 16 auxiliary granules.
-const MAX_DELEGATED: usize = 6 + MAX_CPUS * 17;
+/// REC 0's x0 and the context id of every CPU_ON: the program's stores carry it.
+pub const COOKIE: u64 = 0xcafe;
+/// Granules delegated besides the RECs': RD, 2 starting-level RTTs, 2 RTTs, DATA.
+const MAX_FIXED: usize = 6;
 
-/// ESR_EL2.EC of a Data Abort from a lower exception level; ISV and WnR.
-const EC_DABT_LOWER: u64 = 0x24;
-const ESR_ISV: u64 = 1 << 24;
-const ESR_WNR: u64 = 1 << 6;
+const _: () = assert!(MMIO_IPA >> (S2SZ - 1) == 1, "MMIO_IPA must be Unprotected");
 
-// What each CPU needs to enter its REC: written by CPU 0 before it starts the CPU, which reads
-// them after its job is published (`smp::start`'s Release, the job's Acquire).
-static REC: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-static RUN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-/// CPUs other than 0 that have reached the barrier (each adds with Release; CPU 0 reads with
-/// Acquire).
-static ARRIVED: AtomicUsize = AtomicUsize::new(0);
-/// Set by CPU 0 (Release) when every CPU is at the barrier: all enter their RECs now. The
-/// others read it with Acquire.
-static GO: AtomicUsize = AtomicUsize::new(0);
-/// CPUs other than 0 done with their REC (Release; CPU 0 reads with Acquire, which also makes
-/// their PASS/FAIL counts visible).
-static DONE: AtomicUsize = AtomicUsize::new(0);
+// Per REC, written by CPU 0 (build) before it starts the other CPUs, which read their REC's
+// after their job is published (`smp::start`'s Release, the job's Acquire): Relaxed.
+/// The REC granule.
+pub static REC: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The RmiRecRun granule.
+pub static RUN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The first auxiliary granule (they are consecutive), and how far the REC got: the number
+/// of its auxiliary granules delegated, plus one once the REC granule is, plus one once the
+/// REC is created. CPU 0 only.
+static AUX: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static STAGE: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
 
 /// The objects of the realm, as far as they were created.
 struct Realm {
@@ -54,30 +49,25 @@ struct Realm {
     realm_created: bool,
     rtts: [Option<Granule>; 2],
     data: Option<Granule>,
-    recs: [Option<Granule>; MAX_CPUS],
-    runs: [Option<Granule>; MAX_CPUS],
-    delegated: [u64; MAX_DELEGATED],
-    num_delegated: usize,
+    /// RECs with state in REC, RUN, AUX and STAGE, and their auxiliary granule count.
+    recs: usize,
+    aux_count: usize,
+    fixed: [u64; MAX_FIXED],
+    num_fixed: usize,
 }
 
 impl Realm {
-    /// Takes a granule from the pool and delegates it.
-    fn delegate(&mut self, pool: &mut Pool) -> Result<Granule, crate::report::Why> {
-        let g = pool.alloc();
-        self.delegate_granule(g)?;
-        Ok(g)
-    }
-
-    fn delegate_granule(&mut self, g: Granule) -> Outcome {
+    /// Delegates `g`, one of the realm's own granules (not a REC's).
+    fn delegate_fixed(&mut self, g: Granule) -> Outcome {
+        if self.num_fixed == MAX_FIXED {
+            fail!("more than {} granules delegated", MAX_FIXED);
+        }
         rmi!(
             format_args!("GRANULE_DELEGATE({:#x})", g.pa()),
             call::granule_delegate(g.pa())
         );
-        if self.num_delegated == MAX_DELEGATED {
-            fail!("more than {} granules delegated", MAX_DELEGATED);
-        }
-        self.delegated[self.num_delegated] = g.pa();
-        self.num_delegated += 1;
+        self.fixed[self.num_fixed] = g.pa();
+        self.num_fixed += 1;
         Ok(())
     }
 }
@@ -91,10 +81,10 @@ pub fn run(pool: &mut Pool, cpus: usize) {
         realm_created: false,
         rtts: [None; 2],
         data: None,
-        recs: [None; MAX_CPUS],
-        runs: [None; MAX_CPUS],
-        delegated: [0; MAX_DELEGATED],
-        num_delegated: 0,
+        recs: 0,
+        aux_count: 0,
+        fixed: [0; MAX_FIXED],
+        num_fixed: 0,
     };
     let start = cpu::ticks();
     let ready = check(
@@ -109,10 +99,10 @@ pub fn run(pool: &mut Pool, cpus: usize) {
         }
         return;
     }
-    if !enter_everywhere(&realm, cpus) {
+    if realm_psci::start_recs(cpus) && !realm_enter::run(cpus) {
         check(
             format_args!("realm_destroy"),
-            Err(crate::report::Why::new(format_args!(
+            Err(Why::new(format_args!(
                 "skipped: a REC may still be running"
             ))),
         );
@@ -121,16 +111,17 @@ pub fn run(pool: &mut Pool, cpus: usize) {
     check(format_args!("realm_destroy"), teardown(&mut realm));
 }
 
-/// Creates, populates and activates the realm with one REC per CPU.
+/// Creates, populates and activates the realm with one REC per CPU: REC 0 runnable at the
+/// program's start (x0 = [`COOKIE`], x1 = [`MMIO_IPA`], x2 = the REC count), the others not.
 fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     let rd = realm.rd;
-    realm.delegate_granule(rd)?;
+    realm.delegate_fixed(rd)?;
     for i in 0..RTT_NUM_START {
         let pa = realm.rtt_root.pa() + i * rmm_arch::GRANULE_SIZE;
         let Some(rtt) = crate::pool::granule(pa) else {
             fail!("starting-level RTT {:#x} outside the pool", pa);
         };
-        realm.delegate_granule(rtt)?;
+        realm.delegate_fixed(rtt)?;
     }
     let params = pool.alloc();
     RealmParams {
@@ -148,7 +139,8 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     realm.realm_created = true;
 
     for (slot, level) in [(0, 2), (1, 3)] {
-        let rtt = realm.delegate(pool)?;
+        let rtt = pool.alloc();
+        realm.delegate_fixed(rtt)?;
         rmi!(
             format_args!("RTT_CREATE(level {})", level),
             call::rtt_create(rd.pa(), rtt.pa(), CODE_IPA, level)
@@ -169,247 +161,144 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
 
     let src = pool.alloc();
     let size = realm_code::copy_to(src);
-    let data = realm.delegate(pool)?;
+    let data = pool.alloc();
+    realm.delegate_fixed(data)?;
     rmi!(
         "DATA_CREATE",
         call::data_create(rd.pa(), data.pa(), CODE_IPA, src.pa(), MEASURE_CONTENT)
     );
     realm.data = Some(data);
 
-    let aux_count = rmi!("REC_AUX_COUNT", call::rec_aux_count(rd.pa()));
+    let aux_count = rmi!("REC_AUX_COUNT", call::rec_aux_count(rd.pa())) as usize;
     if aux_count > 16 {
         fail!("REC_AUX_COUNT = {}, more than 16", aux_count);
     }
+    realm.aux_count = aux_count;
+    let params = pool.alloc();
     for index in 0..cpus {
-        let mut aux = [0u64; 16];
-        for slot in aux.iter_mut().take(aux_count as usize) {
-            *slot = realm.delegate(pool)?.pa();
-        }
-        let rec = realm.delegate(pool)?;
-        let params = pool.alloc();
-        let mut gprs = [0u64; 8];
-        gprs[0] = COOKIE;
-        gprs[1] = MMIO_IPA;
-        RecParams {
-            mpidr: cpu::mpidr_of(index),
-            pc: CODE_IPA,
-            gprs,
-            aux: &aux[..aux_count as usize],
-        }
-        .write(params);
-        rmi!(
-            format_args!("REC_CREATE(index {})", index),
-            call::rec_create(rd.pa(), rec.pa(), params.pa())
-        );
-        realm.recs[index] = Some(rec);
-        realm.runs[index] = Some(pool.alloc());
+        create_rec(realm, pool, params, index, cpus)?;
     }
     rmi!("REALM_ACTIVATE", call::realm_activate(rd.pa()));
     println!(
-        "test-host: realm RD={:#x}: {}-byte program at IPA {:#x}, {} RECs with {} aux granules each, MMIO IPA {:#x}",
+        "test-host: realm RD={:#x}: {}-byte program at IPA {:#x}, {} RECs (MPIDR {:#x} to {:#x}) with {} aux granules each, MMIO IPA {:#x}",
         rd.pa(),
         size,
         CODE_IPA,
         cpus,
+        rec_mpidr(0),
+        rec_mpidr(cpus - 1),
         aux_count,
         MMIO_IPA
     );
     Ok(())
 }
 
-/// Brings up the other CPUs, meets them at a barrier, and has every CPU enter its REC at once.
-/// False if some CPU may still be using its REC.
-fn enter_everywhere(realm: &Realm, cpus: usize) -> bool {
-    for index in 0..cpus {
-        let (Some(rec), Some(run)) = (realm.recs[index], realm.runs[index]) else {
-            return true;
-        };
-        // Relaxed: published by `smp::start` below.
-        REC[index].store(rec.pa(), Ordering::Relaxed);
-        RUN[index].store(run.pa(), Ordering::Relaxed);
-    }
-    let mut started = 0;
-    for index in 1..cpus {
-        match smp::start(index, rec_job) {
-            Ok(()) => started += 1,
-            Err(status) => {
-                check(
-                    format_args!("cpu_on_cpu{}", index),
-                    Err(crate::report::Why::new(format_args!(
-                        "PSCI CPU_ON returned {}",
-                        status
-                    ))),
-                );
-            }
-        }
-    }
-    // Acquire: pairs with each CPU's Release increment of ARRIVED.
-    let all_here = cpu::wait_until(Deadline::after_seconds(60), || {
-        ARRIVED.load(Ordering::Acquire) == started
-    });
-    if !all_here {
-        check(
-            format_args!("cpus_at_barrier"),
-            Err(crate::report::Why::new(format_args!(
-                "{} of {} started CPUs arrived within 60 s",
-                ARRIVED.load(Ordering::Acquire),
-                started
-            ))),
-        );
-    }
-    println!(
-        "test-host: {} CPUs at the barrier; entering {} RECs at once",
-        ARRIVED.load(Ordering::Acquire) + 1,
-        cpus
-    );
-    // Release: pairs with the Acquire spin in `rec_job`.
-    GO.store(1, Ordering::Release);
-    let outcome = enter_rec(0);
-    check(format_args!("rec_enter_cpu0"), outcome);
-
-    // Acquire: pairs with each CPU's Release increment of DONE (their REC is no longer in use).
-    let arrived = ARRIVED.load(Ordering::Acquire);
-    let all_done = cpu::wait_until(Deadline::after_seconds(120), || {
-        DONE.load(Ordering::Acquire) == arrived
-    });
-    if !all_done {
-        check(
-            format_args!("rec_enter_all_cpus"),
-            Err(crate::report::Why::new(format_args!(
-                "{} of {} CPUs finished within 120 s",
-                DONE.load(Ordering::Acquire),
-                arrived
-            ))),
-        );
-        return false;
-    }
-    check(
-        format_args!("cpu_off_all_secondaries"),
-        if smp::all_off(cpus, 30) {
-            Ok(())
-        } else {
-            Err(crate::report::Why::new(format_args!(
-                "AFFINITY_INFO did not report every other CPU off within 30 s"
-            )))
-        },
-    );
-    all_here || started == 0
-}
-
-/// The job of the other CPUs (`smp::start`): meet at the barrier, enter this CPU's REC.
-fn rec_job(index: usize) {
-    // Release: pairs with CPU 0's Acquire load of ARRIVED.
-    ARRIVED.fetch_add(1, Ordering::Release);
-    // Acquire: pairs with CPU 0's Release store of GO.
-    let go = cpu::wait_until(Deadline::after_seconds(120), || {
-        GO.load(Ordering::Acquire) != 0
-    });
-    let outcome = if go {
-        enter_rec(index)
-    } else {
-        Err(crate::report::Why::new(format_args!("no GO from CPU 0")))
-    };
-    check(format_args!("rec_enter_cpu{}", index), outcome);
-    // Release: pairs with CPU 0's Acquire load of DONE; our REC is free from here on.
-    DONE.fetch_add(1, Ordering::Release);
-}
-
-/// Enters this CPU's REC twice: each time the realm's store to MMIO_IPA must come back as an
-/// emulatable Data Abort with the value it stored; the second entry completes the first store
-/// (emul_mmio), so the realm resumes after it and stores the next value.
-fn enter_rec(index: usize) -> Outcome {
-    // Relaxed: ordered after the Acquire that took this CPU's job (or written by this CPU).
-    let rec = REC[index].load(Ordering::Relaxed);
-    let Some(run) = crate::pool::granule(RUN[index].load(Ordering::Relaxed)) else {
-        fail!("no RmiRecRun granule for CPU {}", index);
-    };
-    for (n, flags) in [(0, 0), (1, ENTER_EMUL_MMIO)] {
-        write_rec_enter(run, flags, &[]);
+/// Delegates REC `index`'s granules and creates it (its RmiRecParams written into `params`).
+fn create_rec(
+    realm: &mut Realm,
+    pool: &mut Pool,
+    params: Granule,
+    index: usize,
+    cpus: usize,
+) -> Outcome {
+    let aux_base = pool.alloc_run(realm.aux_count as u64);
+    // Relaxed: see REC.
+    AUX[index].store(aux_base.pa(), Ordering::Relaxed);
+    STAGE[index].store(0, Ordering::Relaxed);
+    realm.recs = index + 1;
+    let mut aux = [0u64; 16];
+    for (n, slot) in aux.iter_mut().take(realm.aux_count).enumerate() {
+        *slot = aux_base.pa() + n as u64 * rmm_arch::GRANULE_SIZE;
         rmi!(
-            format_args!("REC_ENTER #{} of REC {:#x}", n + 1, rec),
-            call::rec_enter(rec, run.pa())
+            format_args!("GRANULE_DELEGATE(aux {:#x})", *slot),
+            call::granule_delegate(*slot)
         );
-        let exit = RecExit::read(run);
-        let expected = realm_code::expected_store(COOKIE, index as u64, n);
-        check_exit(&exit, expected).map_err(|why| {
-            crate::report::Why::new(format_args!("exit #{}: {}", n + 1, why.as_str()))
-        })?;
+        STAGE[index].fetch_add(1, Ordering::Relaxed);
     }
-    Ok(())
-}
-
-fn check_exit(exit: &RecExit, expected: u64) -> Outcome {
-    let ec = exit.esr >> 26;
-    if exit.exit_reason != EXIT_SYNC
-        || ec != EC_DABT_LOWER
-        || exit.esr & ESR_ISV == 0
-        || exit.esr & ESR_WNR == 0
-    {
-        fail!(
-            "reason {} ESR {:#x} FAR {:#x} HPFAR {:#x}, expected SYNC, EC 0x24 with ISV and WnR",
-            exit.exit_reason,
-            exit.esr,
-            exit.far,
-            exit.hpfar
-        );
+    let rec = pool.alloc();
+    REC[index].store(rec.pa(), Ordering::Relaxed);
+    rmi!(
+        format_args!("GRANULE_DELEGATE(REC {:#x})", rec.pa()),
+        call::granule_delegate(rec.pa())
+    );
+    STAGE[index].fetch_add(1, Ordering::Relaxed);
+    params.fill(0);
+    RecParams {
+        runnable: index == 0,
+        mpidr: rec_mpidr(index),
+        pc: CODE_IPA,
+        gprs: [COOKIE, MMIO_IPA, cpus as u64, 0, 0, 0, 0, 0],
+        aux: &aux[..realm.aux_count],
     }
-    if exit.fault_ipa() != MMIO_IPA {
-        fail!(
-            "fault IPA {:#x} (HPFAR {:#x} FAR {:#x}), expected {:#x}",
-            exit.fault_ipa(),
-            exit.hpfar,
-            exit.far,
-            MMIO_IPA
-        );
-    }
-    if exit.gpr0 != expected {
-        fail!("stored value {:#x}, expected {:#x}", exit.gpr0, expected);
-    }
+    .write(params);
+    rmi!(
+        format_args!("REC_CREATE(index {})", index),
+        call::rec_create(realm.rd.pa(), rec.pa(), params.pa())
+    );
+    STAGE[index].fetch_add(1, Ordering::Relaxed);
+    RUN[index].store(pool.alloc().pa(), Ordering::Relaxed);
     Ok(())
 }
 
 /// Destroys whatever `build` created and undelegates every granule it delegated.
 fn teardown(realm: &mut Realm) -> Outcome {
     let rd = realm.rd.pa();
-    let mut first: Option<crate::report::Why> = None;
-    let mut note = |why: crate::report::Why| {
+    let mut first: Option<Why> = None;
+    let mut note = |why: Why| {
         if first.is_none() {
             first = Some(why);
         }
     };
-    let mut recs = 0;
-    for rec in realm.recs.iter().flatten() {
-        match call::rec_destroy(rec.pa()) {
-            Ok(()) => recs += 1,
-            Err(e) => note(crate::report::Why::new(format_args!(
-                "REC_DESTROY({:#x}): {}",
-                rec.pa(),
-                e
-            ))),
+    let (mut recs, mut undelegated, mut delegated) = (0, 0, realm.num_fixed);
+    for index in 0..realm.recs {
+        // Relaxed: CPU 0's own writes (the other CPUs only read them).
+        let (rec, aux) = (
+            REC[index].load(Ordering::Relaxed),
+            AUX[index].load(Ordering::Relaxed),
+        );
+        let stage = usize::from(STAGE[index].load(Ordering::Relaxed));
+        if stage == realm.aux_count + 2 {
+            match call::rec_destroy(rec) {
+                Ok(()) => recs += 1,
+                Err(e) => note(Why::new(format_args!("REC_DESTROY({:#x}): {}", rec, e))),
+            }
+        }
+        delegated += stage.min(realm.aux_count + 1);
+        let granules = (0..stage.min(realm.aux_count))
+            .map(|n| aux + n as u64 * rmm_arch::GRANULE_SIZE)
+            .chain((stage > realm.aux_count).then_some(rec));
+        for pa in granules {
+            match call::granule_undelegate(pa) {
+                Ok(()) => undelegated += 1,
+                Err(e) => note(Why::new(format_args!(
+                    "GRANULE_UNDELEGATE({:#x}): {}",
+                    pa, e
+                ))),
+            }
         }
     }
     if let Some(data) = realm.data {
         match call::data_destroy(rd, CODE_IPA) {
             Ok((pa, _top)) if pa == data.pa() => {}
-            Ok((pa, _)) => note(crate::report::Why::new(format_args!(
+            Ok((pa, _)) => note(Why::new(format_args!(
                 "DATA_DESTROY returned {:#x}, expected {:#x}",
                 pa,
                 data.pa()
             ))),
-            Err(e) => note(crate::report::Why::new(format_args!("DATA_DESTROY: {}", e))),
+            Err(e) => note(Why::new(format_args!("DATA_DESTROY: {}", e))),
         }
     }
     for (slot, level) in [(1, 3), (0, 2)] {
         if let Some(rtt) = realm.rtts[slot] {
             match call::rtt_destroy(rd, CODE_IPA, level) {
                 Ok((pa, _top)) if pa == rtt.pa() => {}
-                Ok((pa, _)) => note(crate::report::Why::new(format_args!(
+                Ok((pa, _)) => note(Why::new(format_args!(
                     "RTT_DESTROY(level {}) returned {:#x}, expected {:#x}",
                     level,
                     pa,
                     rtt.pa()
                 ))),
-                Err(e) => note(crate::report::Why::new(format_args!(
+                Err(e) => note(Why::new(format_args!(
                     "RTT_DESTROY(level {}): {}",
                     level, e
                 ))),
@@ -418,27 +307,25 @@ fn teardown(realm: &mut Realm) -> Outcome {
     }
     if realm.realm_created {
         if let Err(e) = call::realm_destroy(rd) {
-            note(crate::report::Why::new(format_args!(
-                "REALM_DESTROY: {}",
-                e
-            )));
+            note(Why::new(format_args!("REALM_DESTROY: {}", e)));
         }
     }
-    let mut undelegated = 0;
-    for &pa in realm.delegated[..realm.num_delegated].iter().rev() {
+    let mut fixed_back = 0;
+    for &pa in realm.fixed[..realm.num_fixed].iter().rev() {
         match call::granule_undelegate(pa) {
-            Ok(()) => undelegated += 1,
-            Err(e) => note(crate::report::Why::new(format_args!(
+            Ok(()) => fixed_back += 1,
+            Err(e) => note(Why::new(format_args!(
                 "GRANULE_UNDELEGATE({:#x}): {}",
                 pa, e
             ))),
         }
     }
+    undelegated += fixed_back;
     // The realm's program must not survive in the granule the host gets back.
     if let Some(data) = realm.data {
-        if undelegated == realm.num_delegated {
+        if fixed_back == realm.num_fixed {
             if let Some(offset) = data.find_not(0) {
-                note(crate::report::Why::new(format_args!(
+                note(Why::new(format_args!(
                     "DATA granule {:#x} not wiped at +{:#x}",
                     data.pa(),
                     offset
@@ -448,7 +335,7 @@ fn teardown(realm: &mut Realm) -> Outcome {
     }
     println!(
         "test-host: teardown: {} RECs destroyed, {} of {} granules undelegated",
-        recs, undelegated, realm.num_delegated
+        recs, undelegated, delegated
     );
     match first {
         None => Ok(()),
