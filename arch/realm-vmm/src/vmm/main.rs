@@ -105,7 +105,10 @@ mod boot {
         let bootargs = core::str::from_utf8(&bootargs[..bootargs_len])
             .map_err(|_| "the kernel command line is not UTF-8")?
             .trim_end_matches(['\0', '\n']);
-        if config.vcpus > cpus.min(MAX_VCPUS) {
+        if config.vcpus > MAX_VCPUS {
+            return Err("more vCPUs than the guest's GICv3 redistributor region holds (123)");
+        }
+        if config.vcpus > cpus {
             return Err("more vCPUs than CPUs: give QEMU -smp at least the vCPU count");
         }
         let (pool_base, pool_end) = pool::init(config.pool, dram_base + dram_size);
