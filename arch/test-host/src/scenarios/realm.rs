@@ -202,7 +202,7 @@ fn create_rec(
     cpus: usize,
 ) -> Outcome {
     let aux_base = pool.alloc_run(realm.aux_count as u64);
-    // Relaxed: see REC.
+    // Relaxed: CPU 0's own bookkeeping (see STAGE).
     AUX[index].store(aux_base.pa(), Ordering::Relaxed);
     STAGE[index].store(0, Ordering::Relaxed);
     realm.recs = index + 1;
@@ -213,14 +213,17 @@ fn create_rec(
             format_args!("GRANULE_DELEGATE(aux {:#x})", *slot),
             call::granule_delegate(*slot)
         );
+        // Relaxed: CPU 0's own bookkeeping (see STAGE).
         STAGE[index].fetch_add(1, Ordering::Relaxed);
     }
     let rec = pool.alloc();
+    // Relaxed: see REC.
     REC[index].store(rec.pa(), Ordering::Relaxed);
     rmi!(
         format_args!("GRANULE_DELEGATE(REC {:#x})", rec.pa()),
         call::granule_delegate(rec.pa())
     );
+    // Relaxed: see STAGE.
     STAGE[index].fetch_add(1, Ordering::Relaxed);
     params.fill(0);
     RecParams {
@@ -235,6 +238,7 @@ fn create_rec(
         format_args!("REC_CREATE(index {})", index),
         call::rec_create(realm.rd.pa(), rec.pa(), params.pa())
     );
+    // Relaxed: see STAGE and REC.
     STAGE[index].fetch_add(1, Ordering::Relaxed);
     RUN[index].store(pool.alloc().pa(), Ordering::Relaxed);
     Ok(())

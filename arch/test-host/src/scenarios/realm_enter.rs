@@ -43,6 +43,7 @@ pub fn run(cpus: usize) -> bool {
         // Relaxed: published to the other CPUs by `smp::start`.
         counter.store(0, Ordering::Relaxed);
     }
+    // Relaxed: as above.
     CALLS.store(0, Ordering::Relaxed);
     let start = cpu::ticks();
     let mut started = 0;
@@ -100,6 +101,7 @@ pub fn run(cpus: usize) -> bool {
         );
         return false;
     }
+    // Relaxed: ordered by the Acquire loads of DONE above (see CALLS).
     let calls = CALLS.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);
     check(
