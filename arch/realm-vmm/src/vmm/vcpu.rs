@@ -230,16 +230,7 @@ fn data_abort(
             if access.ipa & UNPROTECTED_BIT != 0 {
                 // Shared memory (swiotlb): a Normal-world page on first touch.
                 count(11);
-                let page = super::pool::take_zeroed().map_err(|_| {
-                    say!(
-                        "vCPU {}: no memory left for the Unprotected page {:#x}",
-                        i,
-                        access.ipa
-                    );
-                    Ending::GuestError
-                })?;
-                let _guard = devices::MEMORY.lock();
-                realm::map_unprotected(realm, access.ipa, page).map_err(|e| {
+                realm.map_unprotected(access.ipa).map_err(|e| {
                     say!("vCPU {}: mapping {:#x}: {}", i, access.ipa, e);
                     Ending::GuestError
                 })?;
@@ -275,21 +266,11 @@ fn data_abort(
 }
 
 /// A Protected IPA with RIPAS RAM and no DATA granule: one, created now.
-fn protected_fault(i: usize, realm: &mut Realm, ipa: u64) -> Result<bool, Ending> {
-    let data = super::pool::delegated().map_err(|e| {
-        say!("vCPU {}: no memory for {:#x}: {}", i, ipa, e);
+fn protected_fault(i: usize, realm: &Realm, ipa: u64) -> Result<bool, Ending> {
+    realm.populate(ipa).map(|()| true).map_err(|e| {
+        say!("vCPU {}: a DATA granule for {:#x}: {}", i, ipa, e);
         Ending::GuestError
-    })?;
-    let _guard = devices::MEMORY.lock();
-    let made = realm
-        .ensure_rtt(ipa, 2)
-        .and_then(|()| realm.ensure_rtt(ipa, 3))
-        .map_err(|e| say!("vCPU {}: RTTs for {:#x}: {}", i, ipa, e))
-        .and_then(|()| {
-            rmi::data_create_unknown(realm.rd, data, ipa)
-                .map_err(|e| say!("vCPU {}: DATA_CREATE_UNKNOWN {:#x}: {}", i, ipa, e))
-        });
-    made.map(|()| true).map_err(|()| Ending::GuestError)
+    })
 }
 
 /// WFI: waits until the vCPU has an interrupt to take, its timer fires, or the guest ends.
@@ -381,32 +362,19 @@ fn psci(i: usize, realm: &Realm, exit: &Exit) -> Result<bool, Ending> {
     }
 }
 
-/// RSI_IPA_STATE_SET (A4.3.8): applied with RMI_RTT_SET_RIPAS and accepted, creating RTTs
-/// where a range needs them; refused outside guest RAM.
-fn ripas_change(i: usize, realm: &mut Realm, exit: &Exit, next: &mut Next) -> Result<bool, Ending> {
-    let [mut base, top, _value] = exit.ripas;
-    let _guard = devices::MEMORY.lock();
-    while base < top {
-        match rmi::rtt_set_ripas(realm.rd, realm.recs[i], base, top) {
-            Ok(out) if out > base => base = out,
-            Ok(_) => break,
-            // RMI_ERROR_RTT: the walk stopped above level 3: make the tables and try again.
-            Err(e) if e.status() == 4 => {
-                if realm
-                    .ensure_rtt(base, 2)
-                    .and_then(|()| realm.ensure_rtt(base, 3))
-                    .is_err()
-                {
-                    next.flags |= rec_run::FLAG_RIPAS_REJECT;
-                    break;
-                }
-            }
-            Err(e) => {
-                say!("vCPU {}: RTT_SET_RIPAS({:#x}, {:#x}): {}", i, base, top, e);
-                next.flags |= rec_run::FLAG_RIPAS_REJECT;
-                break;
-            }
-        }
+/// RSI_IPA_STATE_SET (A4.3.8): applied with RMI_RTT_SET_RIPAS and accepted; refused (the
+/// realm sees REJECT) when the range cannot be changed, outside guest RAM for one.
+fn ripas_change(i: usize, realm: &Realm, exit: &Exit, next: &mut Next) -> Result<bool, Ending> {
+    let [base, top, _value] = exit.ripas;
+    if let Err(e) = realm.set_ripas(i, base, top) {
+        say!(
+            "vCPU {}: RIPAS change of {:#x}..{:#x} refused: {}",
+            i,
+            base,
+            top,
+            e
+        );
+        next.flags |= rec_run::FLAG_RIPAS_REJECT;
     }
     Ok(true)
 }
