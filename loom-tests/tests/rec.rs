@@ -161,3 +161,52 @@ fn two_enters_never_share_a_rec() {
         assert!(rec.granule.claim(GranuleState::Rec, 2).is_ok());
     });
 }
+
+/// REC_CREATE publishes a REC only once it is whole (issue 14, item 1): it locks the REC and
+/// its aux granule (DELEGATED) in PA order, the REC first, makes the aux REC_AUX and the REC
+/// REC last. A REC_DESTROY on another CPU that finds the REC finds its aux REC_AUX, so no aux
+/// granule is ever left REC_AUX without its REC.
+///
+/// Both commands run on spawned threads and the main thread only joins them: loom 0.7 misses
+/// the race between a load of one thread and a later load-then-CAS of another on the same
+/// word (its DPOR keeps only the last access, which the second thread's own load replaces:
+/// tokio-rs/loom#392), so a model whose main thread reads first explores one interleaving.
+#[test]
+fn rec_create_publishes_the_rec_after_its_aux() {
+    loom::model(|| {
+        let rec = Arc::new(Granule::with_state(GranuleState::Delegated));
+        let aux = Arc::new(Granule::with_state(GranuleState::Delegated));
+        let creating = {
+            let (rec, aux) = (rec.clone(), aux.clone());
+            thread::spawn(move || {
+                let rec_locked = rec.lock(GranuleState::Delegated).unwrap();
+                let aux_locked = aux.lock(GranuleState::Delegated).unwrap();
+                aux_locked.transition(GranuleState::RecAux);
+                rec_locked.transition(GranuleState::Rec);
+            })
+        };
+        // REC_DESTROY: the REC, then its aux.
+        let destroying = {
+            let (rec, aux) = (rec.clone(), aux.clone());
+            thread::spawn(move || match rec.lock_unclaimed(GranuleState::Rec) {
+                Ok(rec_locked) => {
+                    let aux_locked = aux
+                        .lock(GranuleState::RecAux)
+                        .expect("a published REC's aux granule is REC_AUX");
+                    aux_locked.transition(GranuleState::Delegated);
+                    rec_locked.transition(GranuleState::Delegated);
+                    true
+                }
+                Err(_) => false,
+            })
+        };
+        creating.join().unwrap();
+        let destroyed = destroying.join().unwrap();
+        let expected = if destroyed {
+            [GranuleState::Delegated; 2]
+        } else {
+            [GranuleState::Rec, GranuleState::RecAux]
+        };
+        assert_eq!([rec.state(), aux.state()], expected);
+    });
+}
