@@ -101,6 +101,9 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
 /// `rec_state` (running: RMI_ERROR_REC, at once).
 pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiError> {
     let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
+                                                                              // A PSCI_COMPLETE that found the REC running may still hold a pin on it (reading its owner
+                                                                              // and MPIDR): the REC is not wiped under it.
+    locked.wait_unreferenced();
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     let owner = rec.owner();
     // Lock order: the REC, then its aux granules in ascending PA order.

@@ -40,9 +40,10 @@ fn gicv3_config_is_valid(enter: &RecEnter, lrs: usize) -> bool {
 /// (RMI_ERROR_REALM, 1), `rec_state` (running), `rec_runnable`, `rec_mmio` (emulated MMIO
 /// completion without an emulatable abort), `rec_gicv3`, `rec_psci` (RMI_ERROR_REC).
 ///
-/// The REC is claimed with one CAS for the whole run and released with one store: no lock is
-/// held while the realm runs, and a second REC_ENTER, REC_DESTROY or PSCI_COMPLETE naming it
-/// fails at once.
+/// The REC is locked for the checks, claimed (from the lock, one CAS) for the whole run and
+/// released with one RMW: no lock is held while the realm runs, and a second REC_ENTER or a
+/// REC_DESTROY naming it fails at once (PSCI_COMPLETE pins it instead:
+/// [`crate::granule::Granule::lock_or_pin`]).
 pub(super) fn enter<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -53,22 +54,14 @@ pub(super) fn enter<P: Platform>(
     let platform = rmm.platform();
     let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_ptr + offset as u64, buf))
         .map_err(|_| RmiError::INPUT)?; // run_pas
-    let granule = granule_at(rmm, rec_pa)?;
-    if granule.state() != GranuleState::Rec {
-        return Err(RmiError::INPUT); // rec_gran_state
-    }
+                                        // rec_gran_state, rec_state: the REC is locked before the RMM reads it (another CPU could
+                                        // otherwise destroy and undelegate it between a check of its state and the read). The
+                                        // failure conditions are checked under the lock, and the lock becomes the claim only for a
+                                        // REC that will run: a claimed REC is always runnable, which PSCI_COMPLETE relies on to
+                                        // leave a running target alone.
+    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
     let rec = Rec::new(rmm.platform().granule(rec_pa));
-    // rec_runnable, before claiming: a claimed REC is always runnable, which PSCI_COMPLETE
-    // relies on to leave a running target alone. Read unclaimed, the flag is still exact:
-    // only the claimer turns it off (CPU_OFF), only a lock holder turns it on (PSCI_COMPLETE).
     if !rec.runnable() {
-        return Err(RmiError::rec()); // rec_runnable
-    }
-    let claimed = granule.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
-    if !rec.runnable() {
-        // The flag read above raced a CPU_OFF whose exit released the claim we then took:
-        // read again now that the claim ordered us after that exit.
-        drop(claimed);
         return Err(RmiError::rec()); // rec_runnable
     }
     // The REC holds a reference on its RD: the realm cannot be destroyed under us.
@@ -90,6 +83,7 @@ pub(super) fn enter<P: Platform>(
     if rec.psci_pending() {
         return Err(RmiError::rec()); // rec_psci
     }
+    let _claimed = locked.claim(cpu);
 
     // Entry (A4.2): the REC's registers, then what the host completed since the last exit.
     let mut vcpu = rec.load();
