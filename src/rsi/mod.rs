@@ -110,7 +110,7 @@ fn memory_fault<P: Platform>(
     match stage2.fault(ipa) {
         (Some(Ripas::Empty), _) => answer(vcpu, &[RSI_ERROR_INPUT]),
         (_, level) => {
-            vcpu.pc -= 4;
+            vcpu.step_back_to_instruction();
             protected_abort(out, ipa, level)
         }
     }

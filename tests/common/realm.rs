@@ -41,6 +41,8 @@ pub enum Step {
     Hold(Arc<Barrier>),
     /// The EL1 timer registers now read these (the realm programmed them, or time passed).
     Timers(Timers),
+    /// The realm changes its registers (jumps somewhere, writes VBAR_EL1...) and goes on.
+    Set(Box<dyn FnOnce(&mut VcpuContext) + Send>),
 }
 
 /// What a REC saw when it was (re)started.
@@ -101,6 +103,7 @@ impl RealmModel for Script {
                     return RealmTrap::Irq;
                 }
                 Some(Step::Timers(timers)) => vcpu.timers = timers,
+                Some(Step::Set(set)) => set(vcpu),
             }
         }
     }
