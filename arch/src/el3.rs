@@ -136,6 +136,17 @@ pub fn boot_complete(status: i64) -> [u64; 8] {
     smc([RMM_BOOT_COMPLETE, status as u64, 0, 0, 0, 0, 0, 0])
 }
 
+/// The Normal world's x0..x16 after an RMI call that EL3 forwarded to the RMM: `rmm` is the
+/// RMM's x1..x7 at its RMM_RMI_REQ_COMPLETE (the call's x0..x6), `caller` the Normal world's
+/// x0..x16 at the call.
+///
+/// x0..x6 come from the RMM. x7..x16 keep the caller's values.
+pub fn rmi_return(rmm: &[u64; 7], caller: &[u64; 17]) -> [u64; 17] {
+    let mut ns = *caller;
+    ns[..7].copy_from_slice(rmm);
+    ns
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! of CPUs, x3 = shared buffer PA; warm boot x0 = CPU index, x1..x3 = 0; one entry point;
 //! an RMM that reports a boot error is never entered again, and RMI calls then return
 //! SMC_UNK. RMI forwarding copies NS x0..x7 into the realm context; RMM_RMI_REQ_COMPLETE
-//! returns realm x1..x7 as NS x0..x6.
+//! returns realm x1..x7 as NS x0..x6 ([`rmm_arch::el3::rmi_return`]).
 
 use crate::context::World;
 use crate::cpu::{self, Boot, PerCpu, BOOT_PENDING, CMD_WARM_BOOT, SHARED};
@@ -87,7 +87,10 @@ pub fn realm_smc(cpu: &mut PerCpu) -> *mut crate::context::Ctx {
         RMM_RMI_REQ_COMPLETE if cpu.rmi_pending => {
             cpu.rmi_pending = false;
             let (ns, realm) = (&mut cpu.ns, &cpu.realm);
-            ns.x[..7].copy_from_slice(&realm.x[1..8]);
+            let rmm: &[u64; 7] = realm.x[1..8].try_into().expect("seven registers");
+            let caller: &[u64; 17] = ns.x[..17].try_into().expect("seventeen registers");
+            let out = rmm_arch::el3::rmi_return(rmm, caller);
+            ns.x[..17].copy_from_slice(&out);
             cpu.enter(World::NonSecure)
         }
         RMM_GTSI_DELEGATE | RMM_GTSI_UNDELEGATE => {
