@@ -20,8 +20,8 @@
 //!   the host completes with RMI_RTT_SET_RIPAS and RMI_PSCI_COMPLETE.
 //!
 //! Every call's x0 must be a return code the command can return (SUCCESS or one of its
-//! RMI_ERROR_* statuses, with a legal index); the output registers a command does not define must
-//! be zero (x1..x3) or preserved (x4..x7); a few calls whose outcome is fixed whatever the other
+//! RMI_ERROR_* statuses, with a legal index); the registers a command does not output must be
+//! zero (B1.2; `stress/commands.rs`); a few calls whose outcome is fixed whatever the other
 //! threads do (invalid addresses, invalid parameters, RMI_VERSION, RMI_FEATURES, unknown function
 //! IDs, EL3 moving a private granule to the Secure PAS) must give exactly that outcome. A
 //! watchdog aborts the run, printing the seed and the calls in flight, if nothing progresses for

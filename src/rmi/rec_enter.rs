@@ -114,14 +114,13 @@ pub(super) fn enter<P: Platform>(
     // RMI_RTT_SET_RIPAS, and whether it accepted.
     let change = rec.ripas_change();
     if change.top != 0 {
-        vcpu.gprs[0] = rsi::RSI_SUCCESS;
-        vcpu.gprs[1] = change.addr;
         // B3.40 RecRipasChangeResponse: the host may refuse only a change to RAM it has not
         // completed.
         let reject = entry.flags.ripas_response() == RmiResponse::Reject
             && change.value == Ripas::Ram.to_rmi()
             && change.addr != change.top;
-        vcpu.gprs[2] = reject.into();
+        // RSI_IPA_STATE_SET's outputs: x0 result, x1 new_base, x2 response.
+        rsi::set_outputs(&mut vcpu, &[rsi::RSI_SUCCESS, change.addr, reject.into()]);
     }
 
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();

@@ -1,5 +1,5 @@
-//! The stress test's RMI commands, and what each may return (spec B4.3): the return codes and
-//! the output registers.
+//! The stress test's RMI commands, and what each may return (spec B4.3): the return codes,
+//! and the output registers (B1.2: every register a command does not output is zero).
 
 use crate::common::{ERROR_INPUT, NOT_SUPPORTED};
 
@@ -195,9 +195,10 @@ pub(crate) fn check_outputs(
             ));
         }
     }
-    // SMCCC: output registers the command does not define are zero up to x3, preserved after.
+    // B1.2: every register a command does not output is zero; a function ID that is no command
+    // keeps x4..x7 (SMCCC 1.2).
     for (i, (&o, &r)) in out.iter().zip(regs).enumerate().skip(outputs + 1) {
-        let want = if i < 4 { 0 } else { r };
+        let want = if cmd == Cmd::Unknown && i >= 4 { r } else { 0 };
         if o != want {
             return Err(format!(
                 "{} changed x{i} to {o:#x} (expected {want:#x})",
