@@ -47,6 +47,16 @@ fn enter_losing_the_run_page(w: &'static RealmWorld, rec: u64, steps: Vec<Step>)
     x0
 }
 
+/// A realm call that exits to the host: what, the SMC it makes (or the trap it takes), the exit
+/// reason, and a check of the exit.
+type Case = (
+    &'static str,
+    Vec<u64>,
+    Option<RealmTrap>,
+    RecExitReason,
+    fn(&RecExit),
+);
+
 fn world() -> &'static RealmWorld {
     Box::leak(Box::new(RealmWorld::new(&[true, true])))
 }
@@ -61,8 +71,7 @@ fn rec_enter_whose_exit_is_lost_leaves_no_request_pending() {
         far: UNPROTECTED,
         hpfar: hpfar(UNPROTECTED),
     };
-    type Check = fn(&RecExit);
-    let cases: [(&str, Vec<u64>, Option<RealmTrap>, RecExitReason, Check); 4] = [
+    let cases: [Case; 4] = [
         (
             "PSCI request",
             vec![AFFINITY_INFO, 1, 0],
