@@ -129,7 +129,7 @@ pub fn handle<P: Platform>(
             if rt < 31 {
                 vcpu.gprs[rt] = realm_value(platform.id_registers(), &features, crm, op2);
             }
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Resume
         }
         SysregAction::Sgi => {
@@ -137,11 +137,11 @@ pub fn handle<P: Platform>(
             e.esr = trap_esr & (esr::EC_MASK | SGI_EXIT_ISS);
             e.gprs[0] = if rt < 31 { vcpu.gprs[rt] } else { 0 };
             *out = e;
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Exit(ExitKind::Plain)
         }
         SysregAction::Ignore => {
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Resume
         }
         SysregAction::Undefined => {

@@ -79,8 +79,8 @@ pub fn write_rec_enter(run: Granule, flags: u64, gprs: &[u64]) {
 
 use ns_el2::rec_run::{RecRun, LRS};
 pub use ns_el2::rec_run::{
-    ENTER_GICV3_HCR, ENTER_GICV3_LRS as ENTER_LRS, EXIT_FIQ, EXIT_GICV3_LRS as EXIT_LRS,
-    EXIT_GPRS, EXIT_HOST_CALL, EXIT_IRQ, EXIT_PSCI, EXIT_REASON, EXIT_RIPAS_CHANGE, EXIT_SYNC,
+    ENTER_GICV3_HCR, ENTER_GICV3_LRS as ENTER_LRS, EXIT_FIQ, EXIT_GICV3_LRS as EXIT_LRS, EXIT_GPRS,
+    EXIT_HOST_CALL, EXIT_IRQ, EXIT_PSCI, EXIT_REASON, EXIT_RIPAS_CHANGE, EXIT_SYNC,
 };
 
 /// An ICH_LR<n>_EL2 value for RmiRecEnter.gicv3_lrs: State pending (bits 63:62 = 0b01),
