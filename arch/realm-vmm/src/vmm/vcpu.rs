@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use ns_el2::rec_run::{self, Exit, RecRun, LRS};
 use ns_el2::{cpu, rmi, smp};
 use realm_vmm::layout::{MAX_VCPUS, UNPROTECTED_BIT};
-use realm_vmm::mmio::MmioAccess;
+use realm_vmm::mmio::{MmioAccess, Region};
 use rmm_arch::{read_sysreg, write_sysreg, GRANULE_SIZE};
 
 /// ESR_EL2.EC values of the exits served here.
@@ -259,8 +259,26 @@ fn data_abort(
                 );
                 return Err(Ending::GuestError);
             }
-            count(10);
-            protected_fault(i, realm, ipa)
+            if ipa & UNPROTECTED_BIT == 0 {
+                count(10);
+                return protected_fault(i, realm, ipa);
+            }
+            // An Unprotected IPA without a syndrome (a load or store pair, say): shared memory
+            // gets its page; a device cannot be emulated without knowing the access.
+            if Region::of(ipa, realm.vcpus) != (Region::Unknown { ipa }) {
+                say!(
+                    "vCPU {}: an access to the device at {:#x} without a syndrome (ESR {:#x}): it cannot be emulated",
+                    i,
+                    ipa,
+                    exit.esr
+                );
+                return Err(Ending::GuestError);
+            }
+            count(11);
+            realm.map_unprotected(ipa).map(|()| true).map_err(|e| {
+                say!("vCPU {}: mapping {:#x}: {}", i, ipa, e);
+                Ending::GuestError
+            })
         }
     }
 }
