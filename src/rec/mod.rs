@@ -30,7 +30,7 @@
 //! | 43..48  | ripas_addr, ripas_top, ripas_value, ripas_destroyed,    |
 //! |         | ripas_response                                          |
 //! | 48      | num_aux                                                 |
-//! | 49..65  | aux[16]                                                 |
+//! | 49..65  | aux\[16\]                                               |
 //! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
 //! | 88      | host_call_addr: IPA of the pending RsiHostCall          |

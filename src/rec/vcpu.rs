@@ -19,7 +19,7 @@ pub struct VcpuContext {
     pub trap_wfi: bool,
     /// See `trap_wfi`.
     pub trap_wfe: bool,
-    /// GICv3 virtual CPU interface: ICH_HCR_EL2 and ICH_LR<n>_EL2.
+    /// GICv3 virtual CPU interface: ICH_HCR_EL2 and `ICH_LR<n>_EL2`.
     pub gic_hcr: u64,
     /// See `gic_hcr`.
     pub gic_lrs: [u64; 16],

@@ -1,6 +1,6 @@
 //! The Realm Management Interface: the commands the Normal-world host calls (spec B4).
 //!
-//! [`dispatch`] decodes the function ID, runs the command and encodes its return code. Each
+//! `dispatch` decodes the function ID, runs the command and encodes its return code. Each
 //! command checks its failure conditions first, in the spec's order, and only then has effects.
 
 mod command;

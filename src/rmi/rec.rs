@@ -100,9 +100,10 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
 /// Failure conditions: `rec_align`, `rec_bound`, `rec_gran_state` (RMI_ERROR_INPUT), then
 /// `rec_state` (running: RMI_ERROR_REC, at once).
 pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiError> {
-    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
-                                                                              // A PSCI_COMPLETE that found the REC running may still hold a pin on it (reading its owner
-                                                                              // and MPIDR): the REC is not wiped under it.
+    // rec_gran_state, rec_state:
+    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
+    // A PSCI_COMPLETE that found the REC running may still hold a pin on it (reading its owner
+    // and MPIDR): the REC is not wiped under it.
     locked.wait_unreferenced();
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     let owner = rec.owner();

@@ -56,11 +56,12 @@ pub(super) fn enter<P: Platform>(
     let platform = rmm.platform();
     let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_ptr + offset as u64, buf))
         .map_err(|_| RmiError::INPUT)?; // run_pas
-                                        // rec_gran_state, rec_state: the REC is locked before the RMM reads it (another CPU could
-                                        // otherwise destroy and undelegate it between a check of its state and the read). The
-                                        // failure conditions are checked under the lock, and the lock becomes the claim only for a
-                                        // REC that will run: a claimed REC is always runnable, which PSCI_COMPLETE relies on to
-                                        // leave a running target alone.
+
+    // rec_gran_state, rec_state: the REC is locked before the RMM reads it (another CPU could
+    // otherwise destroy and undelegate it between a check of its state and the read). The
+    // failure conditions are checked under the lock, and the lock becomes the claim only for a
+    // REC that will run: a claimed REC is always runnable, which PSCI_COMPLETE relies on to
+    // leave a running target alone.
     let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     if !rec.runnable() {
