@@ -6,7 +6,7 @@
 use super::devices;
 use super::realm::{self, Realm};
 use super::say;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use ns_el2::rec_run::{self, Exit, RecRun, LRS};
 use ns_el2::{cpu, rmi, smp};
 use realm_vmm::layout::{MAX_VCPUS, UNPROTECTED_BIT};
@@ -38,9 +38,17 @@ const IN_VMM: u8 = 1;
 const IN_REALM: u8 = 2;
 const IDLE: u8 = 3;
 
-/// Per vCPU: its state, and whether a kick is pending for it. Relaxed unless said: the state
-/// only decides whether to send a physical SGI, which is harmless when not needed.
+/// Per vCPU: where it is. No interrupt is lost between a vCPU about to run or wait and a vCPU
+/// that gives it one: the first stores IN_REALM or IDLE and then (SeqCst fence) looks at the
+/// vGIC; the second changes the vGIC and then (SeqCst fence) reads the state to decide whether
+/// to kick ([`kick`]). One of them sees the other (the store-fence, fence-load pattern).
 static STATE: [AtomicU8; MAX_VCPUS] = [const { AtomicU8::new(OFF) }; MAX_VCPUS];
+
+/// Sets vCPU `i`'s state before it looks at its interrupts (see [`STATE`]).
+fn announce(i: usize, state: u8) {
+    STATE[i].store(state, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+}
 /// The realm, set by CPU 0 before the first runner starts (Release), read by the runners
 /// (Acquire).
 static REALM: AtomicPtr<Realm> = AtomicPtr::new(core::ptr::null_mut());
@@ -60,13 +68,12 @@ pub enum Ending {
     GuestError,
 }
 
-fn realm() -> &'static mut Realm {
+fn realm() -> &'static Realm {
     // Acquire: pairs with the Release in `run`.
     // SAFETY: `run` publishes the realm before any runner starts and takes it back only after
-    // every runner has stopped, so the pointer is valid whenever a runner calls this. The
-    // runners read the realm's fixed fields and write only its RTT record, under
-    // `devices::MEMORY`.
-    unsafe { &mut *REALM.load(Ordering::Acquire) }
+    // every runner has stopped, so the pointer is valid whenever a runner calls this; the
+    // runners only read it (its memory changes go through `realm::MEMORY`).
+    unsafe { &*REALM.load(Ordering::Acquire) }
 }
 
 /// Ends the guest's run with `why`.
@@ -81,9 +88,9 @@ fn shut_down(why: Ending) {
 /// Runs the guest: vCPU 0 on this CPU (0), the others on theirs as the guest starts them.
 /// Returns how the guest ended once every runner has stopped, or `None` if some did not (the
 /// realm must then be left alone: a runner may still use it).
-pub fn run(realm: &mut Realm) -> Option<Ending> {
+pub fn run(realm: &Realm) -> Option<Ending> {
     let vcpus = realm.vcpus;
-    REALM.store(realm, Ordering::Release);
+    REALM.store((realm as *const Realm).cast_mut(), Ordering::Release);
     devices::init_cpu();
     STATE[0].store(IN_VMM, Ordering::Relaxed);
     runner(0);
@@ -124,10 +131,10 @@ fn runner(i: usize) {
     let mut same_fault = (0u64, 0u32);
     let mut lrs = [0u64; LRS];
     while !SHUTDOWN.load(Ordering::Acquire) {
+        announce(i, IN_REALM);
         let hcr = devices::fill_lrs(i, &mut lrs);
         run.enter(next.flags | rec_run::FLAG_TRAP_WFI, &next.gprs, hcr, &lrs);
         next = Next::default();
-        STATE[i].store(IN_REALM, Ordering::Release);
         let entered = rmi::rec_enter(realm.recs[i], run.0.pa());
         STATE[i].store(IN_VMM, Ordering::Release);
         devices::ack_kicks();
@@ -179,7 +186,7 @@ fn count(index: usize) {
 /// A synchronous exit. `Ok(true)`: go on.
 fn sync(
     i: usize,
-    realm: &mut Realm,
+    realm: &Realm,
     exit: &Exit,
     next: &mut Next,
     same_fault: &mut (u64, u32),
@@ -214,7 +221,7 @@ fn sync(
 /// without a DATA granule.
 fn data_abort(
     i: usize,
-    realm: &mut Realm,
+    realm: &Realm,
     exit: &Exit,
     next: &mut Next,
     same_fault: &mut (u64, u32),
@@ -293,7 +300,7 @@ fn protected_fault(i: usize, realm: &Realm, ipa: u64) -> Result<bool, Ending> {
 
 /// WFI: waits until the vCPU has an interrupt to take, its timer fires, or the guest ends.
 fn idle(i: usize, exit: &Exit) {
-    STATE[i].store(IDLE, Ordering::Release);
+    announce(i, IDLE);
     let deadline = devices::timer_deadline(exit);
     loop {
         if SHUTDOWN.load(Ordering::Acquire) || devices::pending(i) {
@@ -319,7 +326,9 @@ pub fn counter() -> u64 {
 
 /// Kicks vCPU `target`'s CPU if it is in its realm or waiting.
 pub fn kick(target: usize) {
-    if target < MAX_VCPUS && matches!(STATE[target].load(Ordering::Acquire), IN_REALM | IDLE) {
+    // SeqCst: the caller's change of the vGIC comes before this read (see `STATE`).
+    fence(Ordering::SeqCst);
+    if target < MAX_VCPUS && matches!(STATE[target].load(Ordering::SeqCst), IN_REALM | IDLE) {
         let mpidr = realm::mpidr(target);
         let value = KICK_SGI << 24 | (mpidr >> 8 & 0xff) << 16 | 1 << (mpidr & 0xf);
         // SAFETY: ICC_SGI1R_EL1 generates a physical Group 1 SGI; `dsb` first so the state the
