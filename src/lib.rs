@@ -3,7 +3,7 @@
 //! This crate holds everything the RMM decides: the granule table, the RMI commands and their
 //! dispatch. It contains no architecture code: whatever touches hardware (EL3 calls, memory
 //! mappings, system registers) sits behind the [`Platform`] trait, implemented by `arch/` for
-//! aarch64 and by [`host`] for a simulated machine on the build host.
+//! aarch64 and by `host` (feature `host`) for a simulated machine on the build host.
 //!
 //! Every atomic comes from [`sync`], so that the same source builds with loom's atomics under
 //! `--cfg loom` for the models in `loom-tests/`.

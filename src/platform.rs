@@ -1,7 +1,7 @@
 //! The narrow interface between the RMM core and the machine it runs on.
 //!
 //! `arch/` implements [`Platform`] for aarch64 at R-EL2 (EL3 calls through SMC, memory through
-//! the RMM's own mappings); [`crate::host`] implements it for a simulated machine. The core
+//! the RMM's own mappings); `crate::host` (feature `host`) implements it for a simulated machine. The core
 //! calls nothing else that touches hardware.
 //!
 //! The RMM reaches the Realm granules it owns through [`Platform::granule`]: on aarch64 a

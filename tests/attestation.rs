@@ -1,49 +1,23 @@
 //! The CCA attestation token (spec A7.2): decoded with ciborium, every claim checked, both
 //! signatures verified, and interrupted / resumed signing compared with one-shot signing.
 
+mod common;
+
 use ciborium::Value;
+use common::claims::Inputs;
 use p384::ecdsa::signature::hazmat::PrehashSigner;
 use p384::ecdsa::signature::{Signer, Verifier};
 use p384::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rmm::attestation::{
     self, AttestationIdentity, AttestationOp, ByteStore, CopyError, GranuleBytes, IdentityError,
-    Progress, RealmAttestationKey, RealmClaims, StateError, TokenSigner, MAX_POINT_OPS_PER_STEP,
-    OP_STATE_SIZE, SIGN_STEPS, TOKEN_BUFFER_SIZE,
+    Progress, RealmAttestationKey, StateError, TokenSigner, MAX_POINT_OPS_PER_STEP, OP_STATE_SIZE,
+    SIGN_STEPS, TOKEN_BUFFER_SIZE,
 };
 use rmm::host::attest::{self as test_attest, TEST_RAK};
-use rmm::measurement::{HashAlgorithm, Measurement};
+use rmm::measurement::HashAlgorithm;
 use rmm::platform::GranuleMemory;
 use rmm::sync::MemoryWord;
 use sha2::{Digest, Sha256, Sha384};
-
-struct Inputs {
-    challenge: [u8; 64],
-    rpv: [u8; 64],
-    rim: Measurement,
-    rems: [Measurement; 4],
-}
-
-impl Inputs {
-    fn new(seed: u8) -> Self {
-        let fill = |k: u8| core::array::from_fn(|i| (i as u8).wrapping_mul(k).wrapping_add(seed));
-        Self {
-            challenge: fill(3),
-            rpv: fill(5),
-            rim: Measurement::from_bytes(fill(7)),
-            rems: [fill(11), fill(13), fill(17), fill(19)].map(Measurement::from_bytes),
-        }
-    }
-
-    fn claims(&self, hash_algo: HashAlgorithm) -> RealmClaims<'_> {
-        RealmClaims {
-            challenge: &self.challenge,
-            personalization: &self.rpv,
-            rim: &self.rim,
-            rems: &self.rems,
-            hash_algo,
-        }
-    }
-}
 
 fn identity() -> AttestationIdentity {
     test_attest::test_identity()

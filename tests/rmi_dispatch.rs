@@ -53,11 +53,8 @@ fn version_compatible_request() {
         RMI_VERSION,
         &[0x1_0000, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff],
     );
-    // x3 is zeroed; x4..x7 are not outputs of RMI_VERSION and are preserved.
-    assert_eq!(
-        out,
-        [SUCCESS, 0x1_0000, 0x1_0000, 0, 0xcc, 0xdd, 0xee, 0xff]
-    );
+    // x3..x7 are not outputs of RMI_VERSION: zero (B1.2).
+    assert_eq!(out, [SUCCESS, 0x1_0000, 0x1_0000, 0, 0, 0, 0, 0]);
 }
 
 #[test]

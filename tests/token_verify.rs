@@ -1,41 +1,19 @@
 //! The token verifier (`rmm::attestation::verify_realm_token`, spec A7.2.3) against tokens the
 //! RMM core itself produces on the host platform, whole and corrupted.
 
+mod common;
+
+use common::claims::Inputs;
 use p384::ecdsa::SigningKey;
 use rmm::attestation::{
-    self, verify_realm_token, AttestationIdentity, RealmAttestationKey, RealmClaims, VerifyError,
+    self, verify_realm_token, AttestationIdentity, RealmAttestationKey, VerifyError,
 };
 use rmm::host::attest::{test_identity, TEST_RAK};
-use rmm::measurement::{HashAlgorithm, Measurement};
+use rmm::measurement::HashAlgorithm;
 
-struct Inputs {
-    challenge: [u8; 64],
-    rpv: [u8; 64],
-    rim: Measurement,
-    rems: [Measurement; 4],
-}
-
-impl Inputs {
-    fn new(seed: u8) -> Self {
-        let fill = |k: u8| core::array::from_fn(|i| (i as u8).wrapping_mul(k).wrapping_add(seed));
-        Self {
-            challenge: fill(3),
-            rpv: fill(5),
-            rim: Measurement::from_bytes(fill(7)),
-            rems: [fill(11), fill(13), fill(17), fill(19)].map(Measurement::from_bytes),
-        }
-    }
-
-    fn token(&self, identity: &AttestationIdentity, hash_algo: HashAlgorithm) -> Vec<u8> {
-        let claims = RealmClaims {
-            challenge: &self.challenge,
-            personalization: &self.rpv,
-            rim: &self.rim,
-            rems: &self.rems,
-            hash_algo,
-        };
-        attestation::token(identity, &claims).unwrap()
-    }
+/// The token the RMM makes for `inputs`.
+fn token(inputs: &Inputs, identity: &AttestationIdentity, hash_algo: HashAlgorithm) -> Vec<u8> {
+    attestation::token(identity, &inputs.claims(hash_algo)).unwrap()
 }
 
 /// Where `needle` starts in `haystack` (once).
@@ -55,7 +33,7 @@ fn tokens_of_the_rmm_verify_with_every_claim() {
     for (seed, algo) in [(1, HashAlgorithm::Sha256), (2, HashAlgorithm::Sha512)] {
         let inputs = Inputs::new(seed);
         let identity = test_identity();
-        let token = inputs.token(&identity, algo);
+        let token = token(&inputs, &identity, algo);
         let claims = verify_realm_token(&token, &inputs.challenge).expect("valid token");
         let n = algo.digest_len();
         assert_eq!(claims.challenge, &inputs.challenge);
@@ -82,7 +60,7 @@ fn tokens_of_the_rmm_verify_with_every_claim() {
 #[test]
 fn another_challenge_is_refused() {
     let inputs = Inputs::new(3);
-    let token = inputs.token(&test_identity(), HashAlgorithm::Sha256);
+    let token = token(&inputs, &test_identity(), HashAlgorithm::Sha256);
     let mut other = inputs.challenge;
     other[63] ^= 0x80;
     assert_eq!(
@@ -94,7 +72,7 @@ fn another_challenge_is_refused() {
 #[test]
 fn corrupted_signature_challenge_or_rim_fails_the_signature() {
     let inputs = Inputs::new(4);
-    let token = inputs.token(&test_identity(), HashAlgorithm::Sha256);
+    let token = token(&inputs, &test_identity(), HashAlgorithm::Sha256);
     let signature = token.len() - 96;
     let challenge = find(&token, &inputs.challenge);
     let rim = find(&token, &inputs.rim.as_bytes()[..32]);
@@ -122,7 +100,7 @@ fn corrupted_signature_challenge_or_rim_fails_the_signature() {
 #[test]
 fn damaged_tokens_are_errors_not_panics() {
     let inputs = Inputs::new(5);
-    let token = inputs.token(&test_identity(), HashAlgorithm::Sha512);
+    let token = token(&inputs, &test_identity(), HashAlgorithm::Sha512);
     let check = |bytes: &[u8]| verify_realm_token(bytes, &inputs.challenge).map(|_| ());
     assert!(check(&[]).is_err());
     assert!(matches!(
@@ -156,7 +134,7 @@ fn a_rak_the_platform_token_does_not_bind_is_reported() {
     let inputs = Inputs::new(6);
     let key = RealmAttestationKey::from_scalar_bytes(&[0x42; 48]).unwrap();
     let rogue = AttestationIdentity::new(key, test_identity().platform_token().to_vec()).unwrap();
-    let token = inputs.token(&rogue, HashAlgorithm::Sha256);
+    let token = token(&inputs, &rogue, HashAlgorithm::Sha256);
     let claims = verify_realm_token(&token, &inputs.challenge).expect("self-consistent token");
     assert!(!claims.platform_binds_rak());
 }

@@ -9,6 +9,8 @@ use crate::smc::smc;
 /// Return to EL3 the result of an RMI call (x1..x5 = results forwarded to the NS host).
 /// On return, x0..x7 hold the next RMI request.
 pub const RMM_RMI_REQ_COMPLETE: u64 = 0xC400_018F;
+/// SMC_UNK: x0 after a call to a function that is not implemented (SMCCC).
+pub const SMC_UNK: u64 = -1i64 as u64;
 /// Move a granule from the Non-secure to the Realm PAS (x1 = PA).
 pub const RMM_GTSI_DELEGATE: u64 = 0xC400_01B0;
 /// Move a granule from the Realm back to the Non-secure PAS (x1 = PA).
@@ -136,9 +138,40 @@ pub fn boot_complete(status: i64) -> [u64; 8] {
     smc([RMM_BOOT_COMPLETE, status as u64, 0, 0, 0, 0, 0, 0])
 }
 
+/// The Normal world's x0..x16 after an RMI call that EL3 forwarded to the RMM: `rmm` is the
+/// RMM's x1..x7 at its RMM_RMI_REQ_COMPLETE (the call's x0..x6), `caller` the Normal world's
+/// x0..x16 at the call.
+///
+/// x0..x6 come from the RMM. x7..x16 are zero: no RMI command has an output there (at most
+/// x0..x4), and the RMM spec (B1.2) has every register of X0..X16 that is not an output of the
+/// command be zero on return. For a function the RMM does not implement (x0 SMC_UNK) SMCCC 1.2
+/// applies instead, and they keep the caller's values, as a callee that returns no result in
+/// them must.
+pub fn rmi_return(rmm: &[u64; 7], caller: &[u64; 17]) -> [u64; 17] {
+    let mut ns = [0; 17];
+    ns[..7].copy_from_slice(rmm);
+    if rmm[0] == SMC_UNK {
+        ns[7..].copy_from_slice(&caller[7..]);
+    }
+    ns
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rmi_return_zeroes_x7_to_x16_unless_the_function_is_unknown() {
+        let caller: [u64; 17] = core::array::from_fn(|n| 0x100 + n as u64);
+        let rmm = [0, 1, 2, 3, 4, 5, 6];
+        let mut expected = [0; 17];
+        expected[..7].copy_from_slice(&rmm);
+        assert_eq!(rmi_return(&rmm, &caller), expected);
+        let unknown = [SMC_UNK, 0, 0, 0, 0x104, 0x105, 0x106];
+        let out = rmi_return(&unknown, &caller);
+        assert_eq!(out[..7], unknown);
+        assert_eq!(out[7..], caller[7..]);
+    }
 
     #[test]
     fn fids_match_the_spec() {

@@ -8,6 +8,7 @@ use loom::sync::Arc;
 use loom::thread;
 use rmm::granule::{Granule, GranuleState};
 use rmm::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, Platform};
+use rmm::rec::IdRegisters;
 use rmm::Rmm;
 
 const PA: u64 = 0x8000_0000;
@@ -23,6 +24,7 @@ struct OneGranule {
     gpt: AtomicU8,
     contents: UnsafeCell<u64>,
     memory: GranuleMemory,
+    ids: IdRegisters,
 }
 
 // SAFETY: `contents` is only reached through `UnsafeCell::with`/`with_mut`, which loom checks
@@ -80,6 +82,9 @@ impl Platform for OneGranule {
             vmid_bits: 8,
         }
     }
+    fn id_registers(&self) -> &IdRegisters {
+        &self.ids
+    }
 }
 
 fn call(rmm: &Rmm<OneGranule>, cpu: usize, fid: u64) -> bool {
@@ -96,6 +101,7 @@ fn delegate_undelegate_race_keeps_state_gpt_and_contents_consistent() {
             gpt: AtomicU8::new(NS),
             contents: UnsafeCell::new(0xff),
             memory: std::array::from_fn(|_| Default::default()),
+            ids: IdRegisters([0; IdRegisters::COUNT]),
         };
         let rmm = Arc::new(Rmm::new(platform, &[(PA, 4096)], 3).unwrap());
         let threads: Vec<_> = [(0, DELEGATE), (1, UNDELEGATE), (2, DELEGATE)]

@@ -14,7 +14,7 @@
 //! |       |          | tearing it down; cleared by the next transition                    |
 //! | 7:6   | reserved | zero                                                               |
 //! | 31:8  | OWNER    | CPU index + 1 of the CPU that has claimed the granule (a running   |
-//! |       |          | REC, [`Granule::claim`]); 0 when unclaimed                          |
+//! |       |          | REC, [`LockedGranule::claim`]); 0 when unclaimed                    |
 //! | 63:32 | REFCOUNT | references held on the granule; its meaning depends on the state   |
 //!
 //! # Who may change what
@@ -27,18 +27,24 @@
 //! - **STATE** changes only while LOCK is held and REFCOUNT is zero, and only along the arcs of
 //!   spec A2.2.3.2 ([`GranuleState::may_become`]). The new state is published by the same CAS
 //!   that clears LOCK.
-//! - **OWNER** is set by [`Granule::claim`], a CAS from an unlocked, unclaimed word, and
-//!   cleared by dropping the [`Claimed`] guard with one Release store: while a granule is
-//!   claimed no other CPU writes its word ([`Granule::lock`] fails at once on a claimed
-//!   granule instead of waiting, since a realm may run for long). Claim and lock exclude each
-//!   other, so the object's contents have one user at a time.
+//! - **OWNER** is set by [`LockedGranule::claim`], which turns the caller's lock into a claim in
+//!   one CAS (REC_ENTER checks the REC under its lock, then runs it claimed), and cleared by
+//!   dropping the [`Claimed`] guard with one Release RMW. While a granule is claimed no other
+//!   CPU locks it ([`Granule::lock`] fails at once instead of waiting, since a realm may run
+//!   for long) and only pinners write its word (REFCOUNT). Claim and lock exclude each other,
+//!   so the object's contents have one user at a time.
 //! - **RETIRING** is set only by the lock holder ([`LockedGranule::retire`]) and cleared by
 //!   the transition that ends the lock. Lock-free readers check it with
 //!   [`Granule::is_live_as`].
-//! - **REFCOUNT** is incremented only under LOCK ([`LockedGranule::get_ref`]), so a holder that
-//!   reads zero knows no new reference can appear while it holds the lock. It may be decremented
-//!   without LOCK by whoever owns a reference ([`Granule::put_ref`]). Unlock and transition are
-//!   CAS loops, so a concurrent decrement is never lost.
+//! - **REFCOUNT** is incremented only under LOCK ([`LockedGranule::get_ref`]) or, as a pin,
+//!   on a claimed word ([`Granule::lock_or_pin`]: a reader of a REC another CPU runs). LOCK
+//!   and OWNER exclude each other, so a holder that reads zero knows no new reference can
+//!   appear while it holds the lock. It may be decremented without LOCK by whoever owns a
+//!   reference ([`Granule::put_ref`], dropping a [`Pinned`]). Unlock, transition, claim and
+//!   its release are RMWs, so a concurrent change is never lost. A holder that changes the
+//!   state of a granule that may be pinned waits for the pins to go
+//!   ([`LockedGranule::wait_unreferenced`]); pins are held for a few reads and their holders
+//!   never wait for that lock.
 //! - **Contents** of a granule in an RMM-owned state are protected by LOCK or by a reference,
 //!   per state (documented where each state's object is defined). An unlocked DELEGATED granule
 //!   is all zero (spec A2.2.4): the RMM wipes it before publishing DELEGATED.
@@ -46,10 +52,13 @@
 //! # Orderings
 //!
 //! - The Acquire of a successful [`Granule::lock`] pairs with the Release of the CAS that last
-//!   unlocked the granule ([`LockedGranule::transition`] or the guard's drop): the new holder
-//!   sees every write the previous holder made to the granule's contents, wiping included.
+//!   unlocked the granule ([`LockedGranule::transition`] or the guard's drop) or released its
+//!   claim: the new holder sees every write the previous holder made to the granule's
+//!   contents, wiping included.
 //! - The Release of [`Granule::put_ref`] pairs with the Acquire of [`LockedGranule::refcount`]:
 //!   a holder that reads zero sees everything the last reference holder did before dropping it.
+//! - The Acquire of a pin reads from the chain of RMWs on the word that began with the Release
+//!   of the transition that published the object: the pinner sees the object as created.
 //! - [`Granule::state`] is an Acquire load for observers outside the lock (tests, inspection);
 //!   it pairs with the Release of the unlocking CAS.
 //!
@@ -61,7 +70,7 @@ mod table;
 mod word;
 
 pub use table::{BankError, GranuleTable};
-pub use word::{ClaimError, Claimed, Granule, LockedGranule, TryLockError};
+pub use word::{ClaimError, Claimed, Granule, Held, LockedGranule, Pinned, TryLockError};
 
 /// The lifecycle state of a granule (spec A2.2.3.1, RmmGranuleState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

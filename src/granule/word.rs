@@ -79,7 +79,7 @@ impl Granule {
         loop {
             let state = state_of(word);
             if state != expected || word & OWNER_MASK != 0 {
-                // A claimed granule (a running REC) is not waited for: see `claim`.
+                // A claimed granule (a running REC) is not waited for: a realm may run for long.
                 return Err(state);
             }
             if word & LOCK != 0 {
@@ -145,43 +145,50 @@ impl Granule {
         }
     }
 
-    /// Claims the granule for CPU `cpu` if its state is `expected` and it is neither claimed
-    /// nor about to be locked: one CAS (REC_ENTER's claim of a REC). Waits only for a lock
+    /// Locks the granule if its state is `expected` and no CPU has claimed it; pins it if a
+    /// CPU has ([`Held::Pinned`]); otherwise returns the state it has. Waits only for a lock
     /// holder, which never runs a realm.
     ///
-    /// While claimed, no other CPU writes the word: [`Granule::lock`] and
-    /// [`Granule::lock_unclaimed`] fail at once without writing, so [`Claimed`] releases the
-    /// claim with one store.
-    pub fn claim(&self, expected: GranuleState, cpu: usize) -> Result<Claimed<'_>, ClaimError> {
-        let owner = (cpu as u64 + 1) << OWNER_SHIFT;
-        debug_assert_eq!(owner & !OWNER_MASK, 0, "CPU index too large for OWNER");
+    /// A pin is a reference taken without the lock, on a claimed granule only: it keeps the
+    /// granule in its state, so its memory stays the RMM's, after the claim ends, until the pin
+    /// is dropped (PSCI_COMPLETE reading a running target REC's owner and MPIDR). Since LOCK and
+    /// OWNER exclude each other, no pin appears while a CPU holds the lock: a lock holder that
+    /// reads REFCOUNT zero still knows it stays zero.
+    pub fn lock_or_pin(&self, expected: GranuleState) -> Result<Held<'_>, GranuleState> {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             let state = state_of(word);
             if state != expected {
-                return Err(ClaimError::State(state));
-            }
-            if word & OWNER_MASK != 0 {
-                return Err(ClaimError::Claimed);
+                return Err(state);
             }
             if word & LOCK != 0 {
                 spin_loop();
                 word = self.word.load(Ordering::Relaxed);
                 continue;
             }
-            // Acquire: pairs with the Release of the last unlock or claim release, so the
-            // claimer sees the object as its last user left it.
-            match self.word.compare_exchange_weak(
-                word,
-                word | owner,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            let claimed = word & OWNER_MASK != 0;
+            let new = if claimed {
+                debug_assert!(
+                    word >> REFCOUNT_SHIFT < u64::from(u32::MAX),
+                    "granule refcount overflow"
+                );
+                word + REFCOUNT_ONE
+            } else {
+                word | LOCK
+            };
+            // Acquire: a lock pairs with the Release of the CAS that last unlocked the granule,
+            // as in `lock`; a pin reads from the RMW chain that began with the Release of the
+            // transition that published the object, so the pinner sees it as created.
+            match self
+                .word
+                .compare_exchange_weak(word, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) if claimed => return Ok(Held::Pinned(Pinned { granule: self })),
                 Ok(_) => {
-                    return Ok(Claimed {
+                    return Ok(Held::Locked(LockedGranule {
                         granule: self,
-                        unclaimed: word,
-                    })
+                        state,
+                    }))
                 }
                 Err(current) => word = current,
             }
@@ -207,7 +214,7 @@ impl Granule {
     }
 }
 
-/// Why [`Granule::claim`] or [`Granule::lock_unclaimed`] failed.
+/// Why [`Granule::lock_unclaimed`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClaimError {
     /// The granule is in another state.
@@ -216,19 +223,41 @@ pub enum ClaimError {
     Claimed,
 }
 
-/// A granule claimed by one CPU (a running REC). Dropping it releases the claim.
+/// A granule claimed by one CPU (a running REC), from its lock ([`LockedGranule::claim`]).
+/// Dropping it releases the claim.
 #[must_use = "dropping the claim releases the granule at once"]
 pub struct Claimed<'a> {
     granule: &'a Granule,
-    /// The word before the claim, which is also its value after: nobody else writes it.
-    unclaimed: u64,
 }
 
 impl Drop for Claimed<'_> {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire of the next claim or lock; one store, since no other
-        // CPU writes a claimed word.
-        self.granule.word.store(self.unclaimed, Ordering::Release);
+        // Release: pairs with the Acquire of the next lock. One RMW, not a store: pinners
+        // (`Granule::lock_or_pin`) may have changed REFCOUNT meanwhile; nothing else has.
+        let old = self.granule.word.fetch_and(!OWNER_MASK, Ordering::Release);
+        debug_assert!(old & OWNER_MASK != 0, "releasing a claim not held");
+    }
+}
+
+/// What [`Granule::lock_or_pin`] holds.
+#[must_use = "dropping the guard lets go of the granule at once"]
+pub enum Held<'a> {
+    /// The granule was not claimed: locked.
+    Locked(LockedGranule<'a>),
+    /// Another CPU had claimed the granule: pinned.
+    Pinned(Pinned<'a>),
+}
+
+/// A reference taken on a claimed granule ([`Granule::lock_or_pin`]): the granule stays in its
+/// state until it is dropped.
+#[must_use = "dropping the pin releases the granule at once"]
+pub struct Pinned<'a> {
+    granule: &'a Granule,
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.granule.put_ref();
     }
 }
 
@@ -248,7 +277,7 @@ pub struct LockedGranule<'a> {
     state: GranuleState,
 }
 
-impl LockedGranule<'_> {
+impl<'a> LockedGranule<'a> {
     /// The state the granule had when it was locked; it cannot change while locked.
     pub fn state(&self) -> GranuleState {
         self.state
@@ -269,6 +298,39 @@ impl LockedGranule<'_> {
             old >> REFCOUNT_SHIFT < u64::from(u32::MAX),
             "granule refcount overflow"
         );
+    }
+
+    /// Turns the lock into a claim by CPU `cpu`, in one CAS: the REC_ENTER that checked the
+    /// REC under its lock runs it (while claimed, [`Granule::lock`] fails at once).
+    pub fn claim(self, cpu: usize) -> Claimed<'a> {
+        let owner = (cpu as u64 + 1) << OWNER_SHIFT;
+        debug_assert_eq!(owner & !OWNER_MASK, 0, "CPU index too large for OWNER");
+        let granule = self.granule;
+        core::mem::forget(self);
+        let mut word = granule.word.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(word & LOCK != 0 && word & OWNER_MASK == 0);
+            // Relaxed: the same CPU keeps the granule; whoever comes next is ordered by the
+            // claim's release (Release). A loop: `put_ref` may change REFCOUNT meanwhile.
+            match granule.word.compare_exchange_weak(
+                word,
+                (word & !LOCK) | owner,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Claimed { granule },
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Waits until no reference is held on the granule. For a holder about to change the
+    /// state of a granule whose references are short-lived pins ([`Granule::lock_or_pin`] on
+    /// a REC): their holders never wait for this lock, so this ends.
+    pub fn wait_unreferenced(&self) {
+        while self.refcount() != 0 {
+            spin_loop();
+        }
     }
 
     /// Marks the granule as retiring: lock-free readers ([`Granule::is_live_as`]) stop using
@@ -407,16 +469,12 @@ mod tests {
     }
 
     #[test]
-    fn claim_excludes_locks_and_claims_and_releases_with_a_store() {
+    fn claim_from_the_lock_excludes_locks_and_keeps_pins() {
         let g = Granule::with_state(GranuleState::Rec);
-        let claimed = g.claim(GranuleState::Rec, 6).unwrap();
+        let claimed = g.lock_unclaimed(GranuleState::Rec).unwrap().claim(6);
         assert_eq!(
             g.word.load(Ordering::Relaxed),
             7 << OWNER_SHIFT | GranuleState::Rec as u64
-        );
-        assert_eq!(
-            g.claim(GranuleState::Rec, 1).err(),
-            Some(ClaimError::Claimed)
         );
         assert_eq!(
             g.lock_unclaimed(GranuleState::Rec).err(),
@@ -424,13 +482,35 @@ mod tests {
         );
         assert_eq!(g.lock(GranuleState::Rec).err(), Some(GranuleState::Rec));
         assert_eq!(
-            g.claim(GranuleState::Rd, 1).err(),
+            g.lock_unclaimed(GranuleState::Rd).err(),
             Some(ClaimError::State(GranuleState::Rec))
         );
+        // A claimed granule is pinned, not locked; the pin outlives the claim.
+        let Ok(Held::Pinned(pin)) = g.lock_or_pin(GranuleState::Rec) else {
+            panic!("a claimed granule is pinned")
+        };
+        assert_eq!(g.refcount(), 1);
+        assert_eq!(
+            g.lock_or_pin(GranuleState::Rd).err(),
+            Some(GranuleState::Rec)
+        );
         drop(claimed);
-        assert_eq!(g.word.load(Ordering::Relaxed), GranuleState::Rec as u64);
-        let locked = g.lock_unclaimed(GranuleState::Rec).unwrap();
+        assert_eq!(
+            g.word.load(Ordering::Relaxed),
+            REFCOUNT_ONE | GranuleState::Rec as u64
+        );
+        // Unclaimed, it is locked; the holder waits for the pin to go before a transition.
+        let Ok(Held::Locked(locked)) = g.lock_or_pin(GranuleState::Rec) else {
+            panic!("an unclaimed granule is locked")
+        };
+        assert_eq!(locked.refcount(), 1);
+        drop(pin);
+        locked.wait_unreferenced();
         locked.transition(GranuleState::Delegated);
+        assert_eq!(
+            g.word.load(Ordering::Relaxed),
+            GranuleState::Delegated as u64
+        );
         assert_eq!(
             g.lock_unclaimed(GranuleState::Rec).err(),
             Some(ClaimError::State(GranuleState::Delegated))

@@ -17,7 +17,7 @@ mod memory;
 mod platform;
 
 pub use memory::{Fault, FaultKind, Pas};
-pub use platform::{HostPlatform, RealmModel};
+pub use platform::{GranuleHook, HostPlatform, RealmModel};
 
 use crate::granule::GranuleState;
 use crate::platform::CpuFeatures;
@@ -96,6 +96,7 @@ impl Machine {
             realm_model: Default::default(),
             pending_interrupts: Default::default(),
             trace: Default::default(),
+            granule_hook: Default::default(),
         };
         let rmm = Rmm::new(platform, &config.dram, config.cpus)
             .unwrap_or_else(|e| panic!("invalid DRAM banks {:x?}: {e:?}", config.dram));
@@ -167,6 +168,14 @@ impl Machine {
     /// Sets what realms run on this machine (once; later calls are ignored and return false).
     pub fn set_realm_model(&self, model: std::sync::Arc<dyn RealmModel>) -> bool {
         self.platform().realm_model.set(model).is_ok()
+    }
+
+    /// Sets what runs before each RMM access to a granule (once; later calls are ignored and
+    /// return false): the hook gets the granule's PA on the thread of the RMM call that is about
+    /// to reach it, while that call holds whatever it holds. Tests use it to make another CPU
+    /// act at that exact point, such as destroying and undelegating the granule.
+    pub fn set_granule_hook(&self, hook: GranuleHook) -> bool {
+        self.platform().granule_hook.set(hook).is_ok()
     }
 
     /// Makes the next `checks` calls of [`crate::Platform::interrupt_pending`] (on any CPU) find

@@ -43,6 +43,8 @@ pub struct HostPlatform {
     /// How many more [`Platform::interrupt_pending`] checks find an interrupt pending, on any
     /// CPU ([`super::Machine::pend_interrupt`]).
     pub(super) pending_interrupts: AtomicU64,
+    /// Called with the PA before each RMM access to a granule ([`super::Machine::set_granule_hook`]).
+    pub(super) granule_hook: OnceLock<GranuleHook>,
     /// The call trace ([`super::Machine::trace_calls`]).
     pub(super) trace: CallTrace,
 }
@@ -53,6 +55,10 @@ pub(super) struct CallTrace {
     pub(super) on: AtomicBool,
     pub(super) lines: Mutex<Vec<String>>,
 }
+
+/// What [`super::Machine::set_granule_hook`] installs: called with the granule's PA on the
+/// thread of the RMM call that is about to reach it.
+pub type GranuleHook = Arc<dyn Fn(u64) + Send + Sync>;
 
 impl Platform for HostPlatform {
     fn gtsi_delegate(&self, pa: u64) -> Result<(), GtsiRefused> {
@@ -69,7 +75,25 @@ impl Platform for HostPlatform {
         }
     }
 
+    /// The granule's memory, as the RMM's permanent Realm-PAS mapping reaches it on hardware:
+    /// an access to a granule whose GPT entry is not Realm is a Granule Protection Fault at
+    /// R-EL2, which halts the CPU. Here it panics, so a test that makes the RMM touch a granule
+    /// it does not hold (one the host could have undelegated meanwhile) fails loudly.
+    ///
+    /// The check is made when the RMM asks for the granule; the RMM's views of a granule
+    /// ([`crate::rec::Rec`], [`crate::realm::Rd`]) are built from it just before use.
     fn granule(&self, pa: u64) -> &GranuleMemory {
+        if let Some(hook) = self.granule_hook.get() {
+            hook(pa);
+        }
+        match self.memory.pas(pa) {
+            Some(Pas::Realm) => {}
+            Some(pas) => panic!(
+                "RMM accessed granule {pa:#x} whose GPT entry is {pas:?}: a Granule Protection \
+                 Fault on hardware"
+            ),
+            None => panic!("RMM accessed {pa:#x}, outside DRAM"),
+        }
         self.memory
             .granule_words(pa)
             .expect("the RMM only owns granules in DRAM")

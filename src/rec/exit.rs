@@ -17,6 +17,8 @@ const SMCCC_SVE_HINT: u64 = 1 << 16;
 /// ESR_EL2 fields of an SError the host sees (A4.3.10): EC, ISS.IDS (24), ISS.AET (12:10),
 /// ISS.EA (9), ISS.DFSC (5:0).
 const SERROR_EXIT_BITS: u64 = 0x3f << esr::EC_SHIFT | 1 << 24 | 0x7 << 10 | esr::EA | 0x3f;
+/// VBAR_EL1 bits 10:0: RES0, not part of the vector table's address.
+const VBAR_RES0: u64 = 0x7ff;
 /// PSTATE for an exception taken to the realm's EL1: EL1h, D, A, I, F masked.
 const EL1H_MASKED: u64 = 0x3c5;
 
@@ -65,7 +67,11 @@ pub fn inject(vcpu: &mut VcpuContext, esr: u64, far: u64) {
     vcpu.el1.spsr = vcpu.pstate;
     vcpu.el1.esr = esr;
     vcpu.el1.far = far;
-    vcpu.pc = vcpu.el1.vbar + if from_el1 { 0x200 } else { 0x400 };
+    let offset = if from_el1 { 0x200 } else { 0x400 };
+    // The architecture branches to VBAR_EL1[63:11]:offset[10:0] (AArch64.TakeException): bits
+    // 10:0 of VBAR_EL1 are RES0 and may read back as the realm wrote them, and the vector never
+    // wraps past 2^64.
+    vcpu.pc = (vcpu.el1.vbar & !VBAR_RES0) | offset;
     vcpu.pstate = EL1H_MASKED;
 }
 
@@ -110,7 +116,7 @@ pub fn handle<P: Platform>(
         esr::EC_WFX => {
             // A4.3.4.1: TI bit 0 is WFE. Untrapped, the instruction completes.
             let wfe = trap_esr & 1 != 0;
-            vcpu.pc += 4;
+            vcpu.step_over_instruction();
             if (wfe && vcpu.trap_wfe) || (!wfe && vcpu.trap_wfi) {
                 let mut e = RecExit::new(RecExitReason::Sync);
                 e.esr = ec_bits | (trap_esr & esr::TI_MASK);
@@ -125,7 +131,7 @@ pub fn handle<P: Platform>(
         }
         esr::EC_HVC64 => {
             // A4.5: an Unknown exception at the HVC (ELR_EL2 is past it).
-            vcpu.pc -= 4;
+            vcpu.step_back_to_instruction();
             inject(vcpu, esr::EC_UNKNOWN << esr::EC_SHIFT | esr::IL, 0);
             Handled::Resume
         }
@@ -150,7 +156,7 @@ fn smc<P: Platform>(
 ) -> Handled {
     // SMCCC: the function ID is W0; bit 16 is the SVE hint (SMCCC 1.3), which changes nothing.
     let fid = vcpu.gprs[0] & u64::from(u32::MAX) & !SMCCC_SVE_HINT;
-    vcpu.pc += 4;
+    vcpu.step_over_instruction();
     let platform = stage2.rmm().platform();
     if !trace::enabled(platform) {
         return realm_call(fid, vcpu, stage2, rec, out);
@@ -282,7 +288,7 @@ pub fn complete_mmio(vcpu: &mut VcpuContext, last_esr: u64, value: u64) {
             vcpu.gprs[srt] = v;
         }
     }
-    vcpu.pc += 4;
+    vcpu.step_over_instruction();
 }
 
 /// Injects the SEA the host asked for after a Data Abort at an Unprotected IPA (A4.2.3).

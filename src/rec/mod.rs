@@ -1,14 +1,18 @@
 //! Realm Execution Contexts: a REC's state, kept in its REC granule (spec A2.3).
 //!
 //! Who may touch a REC's contents: the CPU that has claimed the REC granule (REC_ENTER, for as
-//! long as the realm runs and the exit is processed: [`crate::granule::Granule::claim`]), or
-//! the holder of its lock (REC_CREATE before publishing it, REC_DESTROY, and commands that
-//! complete a request the REC made). Claim and lock exclude each other, so every access below
-//! is by one CPU at a time, ordered by the claim's and lock's Acquire and Release.
+//! long as the realm runs and the exit is processed: [`crate::granule::LockedGranule::claim`]),
+//! or the holder of its lock (REC_CREATE before publishing it, REC_DESTROY, REC_ENTER's checks,
+//! and commands that complete a request the REC made). Claim and lock exclude each other, so
+//! every access below is by one CPU at a time, ordered by the claim's and lock's Acquire and
+//! Release.
 //!
-//! A claimed REC is runnable: REC_ENTER checks the flag before claiming, only the claimer
-//! turns it off and only a lock holder turns it on. Owner, MPIDR and aux never change after
-//! REC_CREATE; they may be read without the claim or lock.
+//! A claimed REC is runnable: REC_ENTER checks the flag under the lock it turns into the
+//! claim, only the claimer turns it off and only a lock holder turns it on. Owner, MPIDR and
+//! aux never change after REC_CREATE; besides the claimer and the lock holder, a CPU that has
+//! pinned the REC while another runs it ([`crate::granule::Granule::lock_or_pin`]) may read
+//! them. Nobody reads a REC it does not hold: the host could destroy and undelegate it in
+//! between, and the read would be a Granule Protection Fault.
 //!
 //! The REC granule's memory, as 64-bit words:
 //!
@@ -26,7 +30,7 @@
 //! | 43..48  | ripas_addr, ripas_top, ripas_value, ripas_destroyed,    |
 //! |         | ripas_response                                          |
 //! | 48      | num_aux                                                 |
-//! | 49..65  | aux[16]                                                 |
+//! | 49..65  | aux\[16\]                                               |
 //! | 72..75  | last exit's ESR, FAR, HPFAR (unsanitised)               |
 //! | 80..85  | VBAR_EL1, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1           |
 //! | 88      | host_call_addr: IPA of the pending RsiHostCall          |

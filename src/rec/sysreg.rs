@@ -5,10 +5,10 @@
 //! - Writes of ICC_SGI0R_EL1, ICC_SGI1R_EL1 and ICC_ASGI1R_EL1, which always trap while the
 //!   realm runs (HCR_EL2.IMO, FMO): the host owns the virtual GIC and must generate the SGI, so
 //!   the REC exits with RMI_EXIT_SYNC, the trap's syndrome in exit.esr and the written value in
-//!   exit.gprs[0], and resumes past the instruction on the next entry. The spec is silent on
+//!   `exit.gprs[0]`, and resumes past the instruction on the next entry. The spec is silent on
 //!   SGIs; this is what TF-RMM does and what the Linux KVM CCA host series expects. The
 //!   syndrome keeps EC, Op0, Op1, Op2, CRn, CRm and Direction; Rt is zero, since the value is
-//!   in exit.gprs[0] (TF-RMM's mask).
+//!   in `exit.gprs[0]` (TF-RMM's mask).
 //! - Data cache maintenance by set/way (HCR_EL2.TSW) completes as a no-op: with FWB the realm's
 //!   memory is always coherent, and a realm has no business flushing caches by set/way.
 //! - Everything else, among it every register of a feature the realm is not given (MTE, PMU,
@@ -129,7 +129,7 @@ pub fn handle<P: Platform>(
             if rt < 31 {
                 vcpu.gprs[rt] = realm_value(platform.id_registers(), &features, crm, op2);
             }
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Resume
         }
         SysregAction::Sgi => {
@@ -137,11 +137,11 @@ pub fn handle<P: Platform>(
             e.esr = trap_esr & (esr::EC_MASK | SGI_EXIT_ISS);
             e.gprs[0] = if rt < 31 { vcpu.gprs[rt] } else { 0 };
             *out = e;
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Exit(ExitKind::Plain)
         }
         SysregAction::Ignore => {
-            vcpu.pc = vcpu.pc.wrapping_add(4);
+            vcpu.step_over_instruction();
             Handled::Resume
         }
         SysregAction::Undefined => {

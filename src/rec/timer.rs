@@ -15,7 +15,7 @@
 //! A masked timer that the realm re-arms and that fires again before any REC exit causes no
 //! exit by itself (the RMM does not trap timer register accesses). The host learns of it at
 //! the next exit; a host that needs it at once asks for an EOI maintenance interrupt in the
-//! timer's list register (ICH_LR<n>_EL2.EOI), whose physical IRQ ends the run when the realm
+//! timer's list register (`ICH_LR<n>_EL2.EOI`), whose physical IRQ ends the run when the realm
 //! deactivates the virtual interrupt, as KVM does for level-triggered interrupts.
 
 use crate::rmi::params::RecExit;

@@ -19,7 +19,7 @@ pub struct VcpuContext {
     pub trap_wfi: bool,
     /// See `trap_wfi`.
     pub trap_wfe: bool,
-    /// GICv3 virtual CPU interface: ICH_HCR_EL2 and ICH_LR<n>_EL2.
+    /// GICv3 virtual CPU interface: ICH_HCR_EL2 and `ICH_LR<n>_EL2`.
     pub gic_hcr: u64,
     /// See `gic_hcr`.
     pub gic_lrs: [u64; 16],
@@ -33,6 +33,24 @@ pub struct VcpuContext {
     /// The timers whose hardware signal is masked while the realm runs: those asserted at the
     /// previous REC exit (A6.2).
     pub timer_mask: TimerOutputs,
+}
+
+impl VcpuContext {
+    /// Moves the PC past the 4-byte instruction it points at (an SMC, a WFx, a system register
+    /// access or an emulated load or store the RMM completed for the realm). The PC is a 64-bit
+    /// value the realm controls; past an instruction at 2^64 - 4 it wraps to 0, as the
+    /// architecture's own PC + 4 does (a fetch from there then faults, if it must, at the
+    /// realm's stage 1, not in the RMM).
+    pub fn step_over_instruction(&mut self) {
+        self.pc = self.pc.wrapping_add(4);
+    }
+
+    /// Moves the PC back to the 4-byte instruction before it: the SMC to be executed again, or
+    /// the HVC whose preferred return address is past it. Wraps as the architecture does: an
+    /// HVC at 2^64 - 4 returns to 0, whose previous instruction is at 2^64 - 4.
+    pub fn step_back_to_instruction(&mut self) {
+        self.pc = self.pc.wrapping_sub(4);
+    }
 }
 
 /// The EL1 registers involved in taking an exception to the realm.

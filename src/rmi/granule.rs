@@ -17,8 +17,9 @@ pub(super) fn delegate<P: Platform>(rmm: &Rmm<P>, addr: u64) -> Result<(), RmiEr
     rmm.platform()
         .gtsi_delegate(addr)
         .map_err(|_| RmiError::INPUT)?; // gran_gpt; dropping `locked` unlocks unchanged
-                                        // A2.2.4: the host's data is wiped before the granule can be observed as DELEGATED; the
-                                        // transition's Release publishes the zeros to the next holder.
+
+    // A2.2.4: the host's data is wiped before the granule can be observed as DELEGATED; the
+    // transition's Release publishes the zeros to the next holder.
     rmm.platform().granule_zero(addr);
     locked.transition(GranuleState::Delegated);
     Ok(())

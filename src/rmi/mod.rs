@@ -1,6 +1,6 @@
 //! The Realm Management Interface: the commands the Normal-world host calls (spec B4).
 //!
-//! [`dispatch`] decodes the function ID, runs the command and encodes its return code. Each
+//! `dispatch` decodes the function ID, runs the command and encodes its return code. Each
 //! command checks its failure conditions first, in the spec's order, and only then has effects.
 
 mod command;
@@ -114,8 +114,12 @@ pub type Outputs = [u64; 4];
 
 /// Runs the RMI call in `regs` (x0 = function ID, x1..x7 = arguments) and returns x0..x7.
 ///
-/// x0 is the return code, then the command's outputs; unused output registers up to x3 are
-/// zero and x4..x7 keep their values unless they carry outputs (SMCCC 1.2).
+/// x0 is the return code, then the command's outputs; every other register is zero (B1.2: "On
+/// return from an RMI or RSI command, any of X0 - X16 which are not specified as output values
+/// in the command definition MBZ"; x8..x16, which the RMM does not return, EL3 zeroes:
+/// `rmm_arch::el3::rmi_return`). A function ID that is no RMI command gets
+/// SMCCC_NOT_SUPPORTED, x1..x3 zero and x4..x7 as they were (SMCCC 1.2 has a callee preserve
+/// the registers from x4 that carry no result).
 pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
     // SMCCC: the function ID is W0; the SVE hint bit does not select a function.
     let fid = (regs[0] as u32) & !SMCCC_SVE_HINT;
@@ -141,7 +145,7 @@ pub(crate) fn dispatch<P: Platform>(rmm: &Rmm<P>, cpu: usize, regs: &[u64; 8]) -
 
 /// Runs `command` with the arguments in `regs` and returns x0..x7 ([`dispatch`]).
 fn run<P: Platform>(rmm: &Rmm<P>, cpu: usize, command: Command, regs: &[u64; 8]) -> [u64; 8] {
-    let mut out = [0, 0, 0, 0, regs[4], regs[5], regs[6], regs[7]];
+    let mut out = [0u64; 8];
     let mut outputs = Outputs::default();
     let result = match command {
         Command::Version => version::version(regs[1], &mut outputs),

@@ -73,16 +73,24 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
     realm.set_rec_index(realm.rec_index() + 1);
     // The REC's reference on its RD: dropped by REC_DESTROY; REALM_DESTROY needs none left.
     rd_locked.get_ref();
+    // The REC is published last, once whole: every aux granule is REC_AUX before the REC
+    // granule's Release transition, which pairs with the Acquire of REC_DESTROY's lock of the
+    // REC, so a REC_DESTROY that finds the REC finds all of its aux granules REC_AUX.
+    // Publishing the REC at its place in PA order would let a REC_DESTROY on another CPU
+    // destroy it while aux granules above it were still DELEGATED and locked here: they would
+    // then become REC_AUX with no REC, never to be undelegated.
+    let mut rec_guard = None;
     for (slot, &pa) in locked.iter_mut().zip(pas.iter()) {
-        if let Some(guard) = slot.take() {
-            let state = if pa == rec {
-                GranuleState::Rec
-            } else {
-                GranuleState::RecAux
-            };
-            guard.transition(state);
+        let Some(guard) = slot.take() else { continue };
+        if pa == rec {
+            rec_guard = Some(guard);
+        } else {
+            guard.transition(GranuleState::RecAux);
         }
     }
+    rec_guard
+        .expect("the REC granule was locked with its aux granules")
+        .transition(GranuleState::Rec);
     Ok(())
 }
 
@@ -92,7 +100,11 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
 /// Failure conditions: `rec_align`, `rec_bound`, `rec_gran_state` (RMI_ERROR_INPUT), then
 /// `rec_state` (running: RMI_ERROR_REC, at once).
 pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiError> {
-    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
+    // rec_gran_state, rec_state:
+    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
+    // A PSCI_COMPLETE that found the REC running may still hold a pin on it (reading its owner
+    // and MPIDR): the REC is not wiped under it.
+    locked.wait_unreferenced();
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     let owner = rec.owner();
     // Lock order: the REC, then its aux granules in ascending PA order.
@@ -108,10 +120,17 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiE
         let Some(granule) = rmm.granules().get(pa) else {
             continue;
         };
-        if let Ok(aux_locked) = granule.lock(GranuleState::RecAux) {
-            rmm.platform().granule_zero(pa);
-            aux_locked.transition(GranuleState::Delegated);
-        }
+        // REC_CREATE made every aux granule REC_AUX before it published the REC (whose lock
+        // we hold, acquired from that publication): this cannot fail.
+        let Ok(aux_locked) = granule.lock(GranuleState::RecAux) else {
+            debug_assert!(
+                false,
+                "aux granule {pa:#x} of REC {rec_pa:#x} is not REC_AUX"
+            );
+            continue;
+        };
+        rmm.platform().granule_zero(pa);
+        aux_locked.transition(GranuleState::Delegated);
     }
     rmm.platform().granule_zero(rec_pa);
     locked.transition(GranuleState::Delegated);

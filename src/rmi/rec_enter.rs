@@ -38,11 +38,14 @@ fn gicv3_config_is_valid(enter: &RecEnter, lrs: usize) -> bool {
 /// Failure conditions: `run_align`, `run_bound`, `run_pas`, `rec_align`, `rec_bound`,
 /// `rec_gran_state` (RMI_ERROR_INPUT), then `realm_new` (RMI_ERROR_REALM, 0), `system_off`
 /// (RMI_ERROR_REALM, 1), `rec_state` (running), `rec_runnable`, `rec_mmio` (emulated MMIO
-/// completion without an emulatable abort), `rec_gicv3`, `rec_psci` (RMI_ERROR_REC).
+/// completion without an emulatable abort), `rec_gicv3`, `rec_psci` (RMI_ERROR_REC). After
+/// the realm has run, an exit that cannot be written to RmiRecRun fails the command with
+/// RMI_ERROR_INPUT (A4.3.3), and the REC is left as [`unreported`] says.
 ///
-/// The REC is claimed with one CAS for the whole run and released with one store: no lock is
-/// held while the realm runs, and a second REC_ENTER, REC_DESTROY or PSCI_COMPLETE naming it
-/// fails at once.
+/// The REC is locked for the checks, claimed (from the lock, one CAS) for the whole run and
+/// released with one RMW: no lock is held while the realm runs, and a second REC_ENTER or a
+/// REC_DESTROY naming it fails at once (PSCI_COMPLETE pins it instead:
+/// [`crate::granule::Granule::lock_or_pin`]).
 pub(super) fn enter<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -53,22 +56,15 @@ pub(super) fn enter<P: Platform>(
     let platform = rmm.platform();
     let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_ptr + offset as u64, buf))
         .map_err(|_| RmiError::INPUT)?; // run_pas
-    let granule = granule_at(rmm, rec_pa)?;
-    if granule.state() != GranuleState::Rec {
-        return Err(RmiError::INPUT); // rec_gran_state
-    }
+
+    // rec_gran_state, rec_state: the REC is locked before the RMM reads it (another CPU could
+    // otherwise destroy and undelegate it between a check of its state and the read). The
+    // failure conditions are checked under the lock, and the lock becomes the claim only for a
+    // REC that will run: a claimed REC is always runnable, which PSCI_COMPLETE relies on to
+    // leave a running target alone.
+    let locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
     let rec = Rec::new(rmm.platform().granule(rec_pa));
-    // rec_runnable, before claiming: a claimed REC is always runnable, which PSCI_COMPLETE
-    // relies on to leave a running target alone. Read unclaimed, the flag is still exact:
-    // only the claimer turns it off (CPU_OFF), only a lock holder turns it on (PSCI_COMPLETE).
     if !rec.runnable() {
-        return Err(RmiError::rec()); // rec_runnable
-    }
-    let claimed = granule.claim(GranuleState::Rec, cpu)?; // rec_gran_state, rec_state
-    if !rec.runnable() {
-        // The flag read above raced a CPU_OFF whose exit released the claim we then took:
-        // read again now that the claim ordered us after that exit.
-        drop(claimed);
         return Err(RmiError::rec()); // rec_runnable
     }
     // The REC holds a reference on its RD: the realm cannot be destroyed under us.
@@ -90,6 +86,7 @@ pub(super) fn enter<P: Platform>(
     if rec.psci_pending() {
         return Err(RmiError::rec()); // rec_psci
     }
+    let _claimed = locked.claim(cpu);
 
     // Entry (A4.2): the REC's registers, then what the host completed since the last exit.
     let mut vcpu = rec.load();
@@ -118,14 +115,13 @@ pub(super) fn enter<P: Platform>(
     // RMI_RTT_SET_RIPAS, and whether it accepted.
     let change = rec.ripas_change();
     if change.top != 0 {
-        vcpu.gprs[0] = rsi::RSI_SUCCESS;
-        vcpu.gprs[1] = change.addr;
         // B3.40 RecRipasChangeResponse: the host may refuse only a change to RAM it has not
         // completed.
         let reject = entry.flags.ripas_response() == RmiResponse::Reject
             && change.value == Ripas::Ram.to_rmi()
             && change.addr != change.top;
-        vcpu.gprs[2] = reject.into();
+        // RSI_IPA_STATE_SET's outputs: x0 result, x1 new_base, x2 response.
+        rsi::set_outputs(&mut vcpu, &[rsi::RSI_SUCCESS, change.addr, reject.into()]);
     }
 
     let rec_count = Rd::new(rmm.platform().granule(rd)).rec_index();
@@ -148,7 +144,21 @@ pub(super) fn enter<P: Platform>(
         _ => syndrome,
     };
 
-    // Exit (A4.3): save the REC, report the GIC and timer state, tell the host.
+    // Exit (A4.3): tell the host, then save the REC as the exit left it, or, if the host could
+    // not be told, as if the exit had not been taken (`unreported`).
+    exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
+    exit.gicv3_lrs = vcpu.gic_lrs;
+    exit.gicv3_misr = vcpu.gic_misr;
+    exit.gicv3_vmcr = vcpu.gic_vmcr;
+    vcpu.timers.report(&mut exit); // A6.2: on every exit
+    let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
+    let reported = exit
+        .write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))
+        .is_ok();
+    let (kind, syndrome) = match reported {
+        true => (kind, syndrome),
+        false => (unreported(kind, &mut vcpu), [0; 3]),
+    };
     rec.save(&vcpu);
     rec.set_emulatable_abort(kind == ExitKind::EmulatableAbort);
     rec.set_psci_pending(kind == ExitKind::PsciRequest);
@@ -163,14 +173,47 @@ pub(super) fn enter<P: Platform>(
         _ => RipasChange::default(),
     });
     rec.set_last_exit(syndrome);
-    exit.gicv3_hcr = vcpu.gic_hcr & GICV3_HCR_EXIT_BITS;
-    exit.gicv3_lrs = vcpu.gic_lrs;
-    exit.gicv3_misr = vcpu.gic_misr;
-    exit.gicv3_vmcr = vcpu.gic_vmcr;
-    vcpu.timers.report(&mut exit); // A6.2: on every exit
-    let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
-    exit.write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))
-        .map_err(|_| RmiError::INPUT)
+    match reported {
+        true => Ok(()),
+        false => Err(RmiError::INPUT), // A4.3.3: the exit could not be written
+    }
+}
+
+/// What an exit the host was not told of leaves in the REC.
+///
+/// A4.3.3: "On REC exit, if RMM access to exit causes a GPF then the RMI_REC_ENTER command
+/// fails with RMI_ERROR_INPUT". The granule of RmiRecRun was Non-secure when the entry read
+/// it (B4.3.14 `run_pas`: enter and exit share the granule), so this happens only when the
+/// host, or EL3, moves it to another PAS while the realm runs. A failed command has no effect
+/// beyond its return code (B1.6, B1.9), but the realm has run by then, and its progress cannot
+/// be undone without running its instructions twice. So the decision here:
+///
+/// - The realm's progress up to the instruction that caused the exit stands, as do the
+///   effects of this entry (an emulated MMIO completion, a host call's answer, a RIPAS change
+///   or PSCI result delivered): the realm has seen them.
+/// - The exit itself is not taken: nothing is left pending that only the lost exit would have
+///   told the host about, so the REC's state agrees with a command that reported nothing. An
+///   SMC that asked the host for something (a PSCI request naming another REC, a host call, a
+///   RIPAS change) is executed again at the next entry (the PC goes back to it; its registers
+///   are as the realm made the call, a PSCI request's sanitised), and an access that took an
+///   emulatable data abort is too (its PC is still at it). That entry takes the same exit and
+///   reports it. The REC is as if the realm had been interrupted just before that instruction.
+/// - No last exit is recorded for the host to complete: an emulated MMIO completion or an SEA
+///   injection at the next entry has no exit to refer to (RMI_ERROR_REC for the first, the
+///   second does nothing).
+/// - What the realm did by itself stands: PSCI_CPU_OFF leaves the REC not runnable, and
+///   SYSTEM_OFF the realm off, as the exit would have said.
+fn unreported(kind: ExitKind, vcpu: &mut crate::rec::VcpuContext) -> ExitKind {
+    match kind {
+        ExitKind::PsciRequest | ExitKind::HostCall(_) | ExitKind::RipasChange(_) => {
+            vcpu.step_back_to_instruction();
+            ExitKind::Plain
+        }
+        // The PC is at the access, or (RSI memory operand, host call on entry) at the SMC or
+        // before the realm ran at all.
+        ExitKind::EmulatableAbort | ExitKind::ProtectedAbort => ExitKind::Plain,
+        ExitKind::Plain | ExitKind::CpuOff => kind,
+    }
 }
 
 /// Runs the realm until a trap that exits to the host: returns what the exit leaves pending

@@ -100,8 +100,10 @@ pub(super) fn set<P: Platform>(
 ) -> Result<(), RmiError> {
     let [_, rd, rec_pa, base, top, ..] = *regs;
     let tree = realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
-                                          // Lock order: a REC before RTTs (no command takes a REC lock while holding an RTT).
-    let _rec_locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?; // rec_gran_state, rec_state
+
+    // Lock order: a REC before RTTs (no command takes a REC lock while holding an RTT).
+    // rec_gran_state, rec_state:
+    let _rec_locked = granule_at(rmm, rec_pa)?.lock_unclaimed(GranuleState::Rec)?;
     let rec = Rec::new(rmm.platform().granule(rec_pa));
     if rec.owner() != rd {
         return Err(RmiError::rec()); // rec_owner

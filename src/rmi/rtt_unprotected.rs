@@ -64,7 +64,8 @@ pub(super) fn map<P: Platform>(
         return Err(RmiError::INPUT); // addr_bound
     }
     check_unprotected_ipa(&tree, ipa, level)?; // ipa_align, ipa_bound
-                                               // Cannot fail after the checks above (B3.56, level, alignment).
+
+    // Cannot fail after the checks above (B3.56, level, alignment).
     let rtte = RttEntry::assigned_ns(desc, level).ok_or(RmiError::INPUT)?;
 
     // None: the realm was destroyed since its RD was checked (rd_state).

@@ -42,7 +42,7 @@ pub fn call<P: Platform>(
 }
 
 /// Completes the REC's pending host call on REC entry (A4.2.2): the host's `gprs` (enter.gprs)
-/// go to the RsiHostCall's `gprs[0..30]`, x0 becomes RSI_SUCCESS and the call is no longer
+/// go to the RsiHostCall's `gprs[0..30]`, x0 becomes RSI_SUCCESS (x1..x16 zero) and the call is no longer
 /// pending. If the structure has no valid mapping, nothing changes and the fault is returned,
 /// for a REC exit due to Data Abort.
 pub fn complete<P: Platform>(
@@ -53,6 +53,6 @@ pub fn complete<P: Platform>(
 ) -> Result<(), Stage2Fault> {
     stage2.write_words(rec.host_call_addr() + GPRS, gprs)?;
     rec.set_host_call_pending(false);
-    vcpu.gprs[0] = RSI_SUCCESS;
+    super::set_outputs(vcpu, &[RSI_SUCCESS]);
     Ok(())
 }

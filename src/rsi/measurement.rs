@@ -18,8 +18,9 @@ pub fn read<P: Platform>(vcpu: &mut VcpuContext, stage2: &Stage2<'_, P>) -> Hand
         return answer(vcpu, &[RSI_ERROR_UNKNOWN]);
     };
     let words = Measurement::from_bytes(value).to_words();
-    vcpu.gprs[1..9].copy_from_slice(&words);
-    answer(vcpu, &[RSI_SUCCESS])
+    let mut outputs = [RSI_SUCCESS; 9];
+    outputs[1..].copy_from_slice(&words);
+    answer(vcpu, &outputs)
 }
 
 /// RSI_MEASUREMENT_EXTEND: x1 index (1..=4), x2 size, x3..x10 value. REM `index` becomes

@@ -119,9 +119,22 @@ pub fn handle<P: Platform>(
     })
 }
 
-/// Returns to the realm with `x0..` = `regs`.
-fn answer(vcpu: &mut VcpuContext, regs: &[u64]) -> Handled {
-    vcpu.gprs[..regs.len()].copy_from_slice(regs);
+/// The registers an RSI command may return values in: X0..X16 (B1.2).
+const RESULT_REGISTERS: usize = 17;
+
+/// Sets the realm's registers as an RSI command returns: `x0..` = `outputs` (the return code,
+/// then the command's output values), and every other register of X0..X16 zero (B1.2: "On
+/// return from an RMI or RSI command, any of X0 - X16 which are not specified as output values
+/// in the command definition MBZ"). For commands that complete at the next REC entry too.
+pub(crate) fn set_outputs(vcpu: &mut VcpuContext, outputs: &[u64]) {
+    let (set, zero) = vcpu.gprs[..RESULT_REGISTERS].split_at_mut(outputs.len());
+    set.copy_from_slice(outputs);
+    zero.fill(0);
+}
+
+/// Returns to the realm with `x0..` = `outputs` and the rest of X0..X16 zero.
+fn answer(vcpu: &mut VcpuContext, outputs: &[u64]) -> Handled {
+    set_outputs(vcpu, outputs);
     Handled::Resume
 }
 
@@ -137,7 +150,7 @@ fn memory_fault<P: Platform>(
     match stage2.fault(ipa) {
         (Some(Ripas::Empty), _) => answer(vcpu, &[RSI_ERROR_INPUT]),
         (_, level) => {
-            vcpu.pc -= 4;
+            vcpu.step_back_to_instruction();
             protected_abort(out, ipa, level)
         }
     }

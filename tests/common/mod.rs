@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a small machine and RMI call wrappers.
 #![allow(dead_code)]
 
+pub mod claims;
+
 use rmm::granule::GranuleState;
 use rmm::host::{Config, Machine};
 

@@ -45,6 +45,8 @@ pub enum Step {
     Regs(Vec<u64>),
     /// The virtual CPU interface now reads these ICH_VMCR_EL2, ICH_MISR_EL2.
     Gic { vmcr: u64, misr: u64 },
+    /// The realm changes its registers (jumps somewhere, writes VBAR_EL1...) and goes on.
+    Set(Box<dyn FnOnce(&mut VcpuContext) + Send>),
 }
 
 /// What a REC saw when it was (re)started.
@@ -110,6 +112,7 @@ impl RealmModel for Script {
                 Some(Step::Timers(timers)) => vcpu.timers = timers,
                 Some(Step::Regs(regs)) => vcpu.gprs[..regs.len()].copy_from_slice(&regs),
                 Some(Step::Gic { vmcr, misr }) => (vcpu.gic_vmcr, vcpu.gic_misr) = (vmcr, misr),
+                Some(Step::Set(set)) => set(vcpu),
             }
         }
     }

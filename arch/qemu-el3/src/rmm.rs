@@ -6,7 +6,8 @@
 //! of CPUs, x3 = shared buffer PA; warm boot x0 = CPU index, x1..x3 = 0; one entry point;
 //! an RMM that reports a boot error is never entered again, and RMI calls then return
 //! SMC_UNK. RMI forwarding copies NS x0..x7 into the realm context; RMM_RMI_REQ_COMPLETE
-//! returns realm x1..x7 as NS x0..x6.
+//! returns realm x1..x7 as NS x0..x6, and NS x7..x16 zero unless the function is unknown
+//! ([`rmm_arch::el3::rmi_return`]: spec B1.2).
 
 use crate::context::World;
 use crate::cpu::{Boot, PerCpu, BOOT_PENDING, CMD_WARM_BOOT, SHARED};
@@ -19,7 +20,7 @@ use rmm_arch::el3::{
 use rmm_arch::layout::qemu::{RMM_BASE, SHARED_BUF_BASE};
 
 /// SMC_UNK / E_RMM_UNK.
-pub const SMC_UNK: u64 = -1i64 as u64;
+pub const SMC_UNK: u64 = rmm_arch::el3::SMC_UNK;
 const BAD_ADDR: u64 = -2i64 as u64;
 const BAD_PAS: u64 = -3i64 as u64;
 
@@ -87,7 +88,10 @@ pub fn realm_smc(cpu: &mut PerCpu) -> *mut crate::context::Ctx {
         RMM_RMI_REQ_COMPLETE if cpu.rmi_pending => {
             cpu.rmi_pending = false;
             let (ns, realm) = (&mut cpu.ns, &cpu.realm);
-            ns.x[..7].copy_from_slice(&realm.x[1..8]);
+            let rmm: &[u64; 7] = realm.x[1..8].try_into().expect("seven registers");
+            let caller: &[u64; 17] = ns.x[..17].try_into().expect("seventeen registers");
+            let out = rmm_arch::el3::rmi_return(rmm, caller);
+            ns.x[..17].copy_from_slice(&out);
             cpu.enter(World::NonSecure)
         }
         RMM_GTSI_DELEGATE | RMM_GTSI_UNDELEGATE => {

@@ -3,9 +3,12 @@
 //! portable versions move a word per five instructions at best and a byte at a time when the
 //! two sides' alignments differ. These move 16 bytes per loop of four instructions.
 //!
-//! Only naturally aligned accesses, with general-purpose registers: correct with the MMU off
-//! (all memory Device), and the compiler never gets FP/SIMD registers from here. Addresses
-//! that are not equally aligned modulo 8 are copied a byte at a time.
+//! General-purpose registers only: the compiler never gets FP/SIMD registers from here. With
+//! the MMU off all memory is Device and every access must be naturally aligned, so addresses
+//! that are not equally aligned modulo 8 are copied a byte at a time; with the MMU on (SCTLR_EL2.M,
+//! and .A clear: `mmu.rs`) the RMM's memory is Normal, where an unaligned load is allowed, and
+//! such a copy moves a doubleword per loop from any source alignment to an aligned destination
+//! (the compiler makes them: structures moved through stack slots at odd offsets).
 
 core::arch::global_asm!(
     r#"
@@ -17,7 +20,7 @@ memcpy:
     mov     x3, x0
     eor     x4, x0, x1
     tst     x4, #7
-    b.ne    7f
+    b.ne    10f
 1:  tst     x3, #7
     b.eq    2f
     cbz     x2, 9f
@@ -42,6 +45,24 @@ memcpy:
     subs    x2, x2, #1
     b.ne    8b
 9:  ret
+    // Not equally aligned: bytes with the MMU off (SCTLR_EL2.M clear), else bytes up to an
+    // aligned destination, then doublewords loaded unaligned.
+10: mrs     x4, sctlr_el2
+    tbz     x4, #0, 7b
+11: tst     x3, #7
+    b.eq    12f
+    cbz     x2, 9b
+    ldrb    w4, [x1], #1
+    strb    w4, [x3], #1
+    sub     x2, x2, #1
+    b       11b
+12: subs    x2, x2, #8
+    b.lo    13f
+    ldr     x4, [x1], #8
+    str     x4, [x3], #8
+    b       12b
+13: and     x2, x2, #7
+    b       7b
     .size memcpy, . - memcpy
 
     .section .text.memset, "ax"

@@ -214,7 +214,9 @@ pub unsafe fn enable() {
         write_sysreg!("tcr_el2", tcr);
         write_sysreg!("ttbr0_el2", root);
         core::arch::asm!("dsb ish", "tlbi alle2", "dsb ish", "isb", options(nostack));
-        let sctlr = read_sysreg!("sctlr_el2") | (1 << 0) | (1 << 2) | (1 << 12) | (1 << 19);
+        // M, C, I, WXN on; A (alignment checks) off: `mem.rs` copies with unaligned loads.
+        let sctlr =
+            (read_sysreg!("sctlr_el2") | (1 << 0) | (1 << 2) | (1 << 12) | (1 << 19)) & !(1 << 1);
         write_sysreg!("sctlr_el2", sctlr);
         core::arch::asm!("isb", options(nostack));
     }

@@ -71,36 +71,19 @@ impl RecParams<'_> {
 }
 
 /// RmiRecEnterFlags.emul_mmio: the host completed the emulatable abort of the last exit.
-pub const ENTER_EMUL_MMIO: u64 = 1 << 0;
+pub use ns_el2::rec_run::FLAG_EMUL_MMIO as ENTER_EMUL_MMIO;
 
 /// Writes RmiRecEnter into the RmiRecRun granule `run`: `flags`, x0..x6 = `gprs`, the other
 /// registers, gicv3_hcr and the list registers zero.
 pub fn write_rec_enter(run: Granule, flags: u64, gprs: &[u64]) {
-    run.write_u64(0x000, flags);
-    for i in 0..31 {
-        run.write_u64(0x200 + 8 * i, gprs.get(i).copied().unwrap_or(0));
-    }
-    run.write_u64(ENTER_GICV3_HCR, 0);
-    for i in 0..16 {
-        run.write_u64(0x308 + 8 * i, 0); // gicv3_lrs
-    }
+    RecRun(run).enter(flags, gprs, 0, &[0; LRS]);
 }
 
-/// RmiRecExitReason (B4.4.17).
-pub const EXIT_SYNC: u64 = 0;
-pub const EXIT_IRQ: u64 = 1;
-pub const EXIT_FIQ: u64 = 2;
-pub const EXIT_PSCI: u64 = 3;
-pub const EXIT_RIPAS_CHANGE: u64 = 4;
-pub const EXIT_HOST_CALL: u64 = 5;
-
-/// RmiRecRun offsets (B4.4.14, B4.4.16): enter.gicv3_hcr, enter.gicv3_lrs; exit.exit_reason,
-/// exit.gprs, exit.gicv3_lrs.
-pub const ENTER_GICV3_HCR: usize = 0x300;
-pub const ENTER_LRS: usize = 0x308;
-pub const EXIT_REASON: usize = 0x800;
-pub const EXIT_GPRS: usize = 0x800 + 0x200;
-pub const EXIT_LRS: usize = 0x800 + 0x308;
+use ns_el2::rec_run::{RecRun, LRS};
+pub use ns_el2::rec_run::{
+    ENTER_GICV3_HCR, ENTER_GICV3_LRS as ENTER_LRS, EXIT_FIQ, EXIT_GICV3_LRS as EXIT_LRS, EXIT_GPRS,
+    EXIT_HOST_CALL, EXIT_IRQ, EXIT_PSCI, EXIT_REASON, EXIT_RIPAS_CHANGE, EXIT_SYNC,
+};
 
 /// An ICH_LR<n>_EL2 value for RmiRecEnter.gicv3_lrs: State pending (bits 63:62 = 0b01),
 /// Group 1 (bit 60), priority 0xa0 (bits 55:48), vINTID `intid` (bits 31:0).

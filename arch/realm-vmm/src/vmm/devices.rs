@@ -74,11 +74,6 @@ fn kick_all(effect: Effect) {
     }
 }
 
-/// Serialises the realm's memory changes made while it runs (RTTs created on demand, pages
-/// mapped, RIPAS changes): RMI commands on one realm's tables may fail with RMI_ERROR_RTT when
-/// two CPUs create the same table at once.
-pub static MEMORY: SpinLock<()> = SpinLock::new(());
-
 /// The EL2 physical timer's PPI, which wakes an idle CPU at a guest timer's deadline.
 const HYP_TIMER_INTID: u32 = 26;
 /// The GIC maintenance interrupt's PPI: the guest's EOI of a level interrupt or the list

@@ -22,6 +22,7 @@ use rmm::rmi::params::{
     RealmFlags, RealmParams, RecCreateFlags, RecMpidr, RecParams, REALM_PARAMS_SIZE,
     REC_PARAMS_SIZE,
 };
+use rmm::spinlock::SpinLock;
 use rmm_arch::GRANULE_SIZE;
 
 /// The hash algorithm of the realm's measurements.
@@ -49,6 +50,8 @@ pub enum RealmError {
     Pool(PoolError),
     /// The guest does not fit its RAM.
     TooBig(&'static str),
+    /// RMI_RTT_SET_RIPAS made no progress.
+    Stuck,
 }
 
 impl core::fmt::Display for RealmError {
@@ -57,6 +60,7 @@ impl core::fmt::Display for RealmError {
             RealmError::Rmi(what, e) => write!(f, "RMI_{what} failed: {e}"),
             RealmError::Pool(e) => write!(f, "{e}"),
             RealmError::TooBig(what) => write!(f, "{what} does not fit"),
+            RealmError::Stuck => f.write_str("RMI_RTT_SET_RIPAS made no progress"),
         }
     }
 }
@@ -104,10 +108,25 @@ pub struct Realm {
     roots: u64,
     aux: [[u64; 16]; MAX_VCPUS],
     aux_count: usize,
-    /// RTTs created, in order: IPA and level.
-    rtts: [(u64, u8); MAX_RTTS],
-    rtt_count: usize,
 }
+
+/// The RTTs the VMM created, in order: IPA and level. Behind [`MEMORY`].
+pub struct Tables {
+    rtts: [(u64, u8); MAX_RTTS],
+    count: usize,
+}
+
+/// Serialises every change of the realm's memory (RTTs, DATA granules on first touch,
+/// Unprotected mappings, RIPAS changes): the vCPUs make them from their own CPUs, and two that
+/// create the same RTT or populate the same page at once must not both try.
+static MEMORY: SpinLock<Tables> = SpinLock::new(Tables {
+    rtts: [(0, 0); MAX_RTTS],
+    count: 0,
+});
+
+/// RmiRttEntryState values (B4.4.23): ASSIGNED, TABLE.
+const RTT_STATE_ASSIGNED: u64 = 1;
+const RTT_STATE_TABLE: u64 = 2;
 
 /// The MPIDR (RmiRecMpidr encoding) of vCPU `i`: Aff0 0..15, then Aff1.
 pub fn mpidr(i: usize) -> u64 {
@@ -120,18 +139,8 @@ impl Realm {
         (0..self.vcpus).find(|&i| self::mpidr(i) == mpidr & 0xff_ffff)
     }
 
-    fn record_rtt(&mut self, ipa: u64, level: u8) -> Result<(), RealmError> {
-        let slot = self
-            .rtts
-            .get_mut(self.rtt_count)
-            .ok_or(RealmError::TooBig("RTTs"))?;
-        *slot = (ipa, level);
-        self.rtt_count += 1;
-        Ok(())
-    }
-
     /// Creates the RTT at `level` covering `ipa` unless it exists.
-    pub fn ensure_rtt(&mut self, ipa: u64, level: u8) -> Result<(), RealmError> {
+    fn ensure_rtt(&self, tables: &mut Tables, ipa: u64, level: u8) -> Result<(), RealmError> {
         let size = if level == 2 { L1_SIZE } else { L2_SIZE };
         let base = ipa & !(size - 1);
         let walk = rmi_ok(
@@ -142,17 +151,78 @@ impl Realm {
         if walk[0] == u64::from(level - 1) && walk[1] == RTT_STATE_TABLE {
             return Ok(());
         }
+        let slot = tables
+            .rtts
+            .get_mut(tables.count)
+            .ok_or(RealmError::TooBig("RTTs"))?;
         let rtt = pool::delegated()?;
+        if let Err(e) = rmi::rtt_create(self.rd, rtt, base, level.into()) {
+            let _ = pool::undelegate(rtt);
+            return Err(RealmError::Rmi("RTT_CREATE", e));
+        }
+        *slot = (base, level);
+        tables.count += 1;
+        Ok(())
+    }
+
+    /// Creates the level-2 and level-3 RTTs over `ipa` unless they exist.
+    fn ensure_rtts(&self, tables: &mut Tables, ipa: u64) -> Result<(), RealmError> {
+        self.ensure_rtt(tables, ipa, 2)?;
+        self.ensure_rtt(tables, ipa, 3)
+    }
+
+    /// Gives the Protected page at `ipa` a DATA granule (unknown content) unless it has one:
+    /// the guest's first touch of RAM.
+    pub fn populate(&self, ipa: u64) -> Result<(), RealmError> {
+        let ipa = ipa & !(GRANULE_SIZE - 1);
+        let mut tables = MEMORY.lock();
+        self.ensure_rtts(&mut tables, ipa)?;
+        let [level, state, ..] = rmi_ok("RTT_READ_ENTRY", rmi::rtt_read_entry(self.rd, ipa, 3))?;
+        if level == 3 && state == RTT_STATE_ASSIGNED {
+            return Ok(()); // another vCPU touched it first
+        }
+        let data = pool::delegated()?;
+        rmi::data_create_unknown(self.rd, data, ipa).map_err(|e| {
+            let _ = pool::undelegate(data);
+            RealmError::Rmi("DATA_CREATE_UNKNOWN", e)
+        })
+    }
+
+    /// Maps a new Normal-world page at the Unprotected IPA `ipa` unless one is mapped: the
+    /// guest's first touch of shared memory.
+    pub fn map_unprotected(&self, ipa: u64) -> Result<(), RealmError> {
+        let ipa = ipa & !(GRANULE_SIZE - 1);
+        let mut tables = MEMORY.lock();
+        self.ensure_rtts(&mut tables, ipa)?;
+        let [level, state, ..] = rmi_ok("RTT_READ_ENTRY", rmi::rtt_read_entry(self.rd, ipa, 3))?;
+        if level == 3 && state == RTT_STATE_ASSIGNED {
+            return Ok(()); // ASSIGNED_NS already
+        }
+        let page = pool::take_zeroed()?;
+        // MemAttr Normal Write-Back (0b110 in bits 4:2, with FWB), S2AP read-write (bits 7:6).
+        let desc = page.pa() | 0b110 << 2 | 0b11 << 6;
         rmi_ok(
-            "RTT_CREATE",
-            rmi::rtt_create(self.rd, rtt, base, level.into()),
-        )?;
-        self.record_rtt(base, level)
+            "RTT_MAP_UNPROTECTED",
+            rmi::rtt_map_unprotected(self.rd, ipa, 3, desc),
+        )
+    }
+
+    /// RMI_RTT_SET_RIPAS over `[base, top)` for the REC of vCPU `vcpu`, creating the RTTs a
+    /// range needs: whether the whole range was done.
+    pub fn set_ripas(&self, vcpu: usize, mut base: u64, top: u64) -> Result<(), RealmError> {
+        let mut tables = MEMORY.lock();
+        while base < top {
+            match rmi::rtt_set_ripas(self.rd, self.recs[vcpu], base, top) {
+                Ok(out) if out > base => base = out,
+                Ok(_) => return Err(RealmError::Stuck),
+                // RMI_ERROR_RTT: the walk stopped above level 3.
+                Err(e) if e.status() == 4 => self.ensure_rtts(&mut tables, base)?,
+                Err(e) => return Err(RealmError::Rmi("RTT_SET_RIPAS", e)),
+            }
+        }
+        Ok(())
     }
 }
-
-/// RmiRttEntryState TABLE.
-const RTT_STATE_TABLE: u64 = 2;
 
 /// Builds the realm for `guest`; prints what it does.
 pub fn build(guest: &Guest) -> Result<&'static mut Realm, RealmError> {
@@ -162,9 +232,10 @@ pub fn build(guest: &Guest) -> Result<&'static mut Realm, RealmError> {
     create_rd(realm)?;
     let ram_top = RAM_BASE + guest.ram;
     // Level-2 RTTs over RAM, RIPAS RAM on their 2 MiB entries, then the level-3 RTTs.
+    let mut tables = MEMORY.lock();
     let mut ipa = RAM_BASE;
     while ipa < ram_top {
-        realm.ensure_rtt(ipa, 2)?;
+        realm.ensure_rtt(&mut tables, ipa, 2)?;
         ipa += L1_SIZE;
     }
     let mut base = RAM_BASE;
@@ -178,9 +249,10 @@ pub fn build(guest: &Guest) -> Result<&'static mut Realm, RealmError> {
     }
     let mut ipa = RAM_BASE;
     while ipa < ram_top {
-        realm.ensure_rtt(ipa, 3)?;
+        realm.ensure_rtt(&mut tables, ipa, 3)?;
         ipa += L2_SIZE;
     }
+    drop(tables);
     say!("RAM {:#x}..{:#x}: RTTs and RIPAS RAM", RAM_BASE, ram_top);
     fill_ram(realm, guest)?;
     create_recs(realm, guest)?;
@@ -200,8 +272,6 @@ fn realm_storage() -> &'static mut Realm {
         roots: 0,
         aux: [[0; 16]; MAX_VCPUS],
         aux_count: 0,
-        rtts: [(0, 0); MAX_RTTS],
-        rtt_count: 0,
     };
     // SAFETY: called once, by CPU 0 from `build`, before any other CPU runs; the reference is
     // the only one made.
@@ -319,18 +389,6 @@ fn create_recs(realm: &mut Realm, guest: &Guest) -> Result<(), RealmError> {
     Ok(())
 }
 
-/// Maps the Normal-world granule `page` at the Unprotected IPA `ipa` (creating its RTTs).
-pub fn map_unprotected(realm: &mut Realm, ipa: u64, page: Granule) -> Result<(), RealmError> {
-    realm.ensure_rtt(ipa, 2)?;
-    realm.ensure_rtt(ipa, 3)?;
-    // MemAttr Normal Write-Back (0b110 in bits 4:2, with FWB), S2AP read-write (bits 7:6).
-    let desc = page.pa() | 0b110 << 2 | 0b11 << 6;
-    rmi_ok(
-        "RTT_MAP_UNPROTECTED",
-        rmi::rtt_map_unprotected(realm.rd, ipa & !(GRANULE_SIZE - 1), 3, desc),
-    )
-}
-
 /// Destroys everything and undelegates every granule; errors are reported and skipped so that
 /// as much as possible goes back.
 pub fn teardown(realm: &mut Realm) -> u32 {
@@ -361,8 +419,8 @@ pub fn teardown(realm: &mut Realm) -> u32 {
     for ipa in (RAM_BASE..RAM_BASE + realm.ram).step_by(GRANULE_SIZE as usize) {
         check("DATA", destroy_page(realm.rd, ipa));
     }
-    for n in (0..realm.rtt_count).rev() {
-        let (ipa, level) = realm.rtts[n];
+    let tables = MEMORY.lock();
+    for &(ipa, level) in tables.rtts[..tables.count].iter().rev() {
         if level == 3 && ipa & UNPROTECTED_BIT != 0 {
             for page in (ipa..ipa + L2_SIZE).step_by(GRANULE_SIZE as usize) {
                 let _ = rmi::rtt_unmap_unprotected(realm.rd, page, 3);
@@ -394,10 +452,8 @@ pub fn teardown(realm: &mut Realm) -> u32 {
 
 /// DATA_DESTROY and undelegate of the page at `ipa` if it holds one.
 fn destroy_page(rd: u64, ipa: u64) -> Result<(), RealmError> {
-    /// RmiRttEntryState ASSIGNED.
-    const ASSIGNED: u64 = 1;
     let [level, state, ..] = rmi_ok("RTT_READ_ENTRY", rmi::rtt_read_entry(rd, ipa, 3))?;
-    if level != 3 || state != ASSIGNED {
+    if level != 3 || state != RTT_STATE_ASSIGNED {
         return Ok(());
     }
     let (data, _) = rmi_ok("DATA_DESTROY", rmi::data_destroy(rd, ipa))?;

@@ -6,11 +6,11 @@
 use super::devices;
 use super::realm::{self, Realm};
 use super::say;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use ns_el2::rec_run::{self, Exit, RecRun, LRS};
 use ns_el2::{cpu, rmi, smp};
 use realm_vmm::layout::{MAX_VCPUS, UNPROTECTED_BIT};
-use realm_vmm::mmio::MmioAccess;
+use realm_vmm::mmio::{MmioAccess, Region};
 use rmm_arch::{read_sysreg, GRANULE_SIZE};
 
 /// ESR_EL2.EC values of the exits served here.
@@ -38,9 +38,17 @@ const IN_VMM: u8 = 1;
 const IN_REALM: u8 = 2;
 const IDLE: u8 = 3;
 
-/// Per vCPU: its state, and whether a kick is pending for it. Relaxed unless said: the state
-/// only decides whether to send a physical SGI, which is harmless when not needed.
+/// Per vCPU: where it is. No interrupt is lost between a vCPU about to run or wait and a vCPU
+/// that gives it one: the first stores IN_REALM or IDLE and then (SeqCst fence) looks at the
+/// vGIC; the second changes the vGIC and then (SeqCst fence) reads the state to decide whether
+/// to kick ([`kick`]). One of them sees the other (the store-fence, fence-load pattern).
 static STATE: [AtomicU8; MAX_VCPUS] = [const { AtomicU8::new(OFF) }; MAX_VCPUS];
+
+/// Sets vCPU `i`'s state before it looks at its interrupts (see [`STATE`]).
+fn announce(i: usize, state: u8) {
+    STATE[i].store(state, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+}
 /// The realm, set by CPU 0 before the first runner starts (Release), read by the runners
 /// (Acquire).
 static REALM: AtomicPtr<Realm> = AtomicPtr::new(core::ptr::null_mut());
@@ -60,13 +68,12 @@ pub enum Ending {
     GuestError,
 }
 
-fn realm() -> &'static mut Realm {
+fn realm() -> &'static Realm {
     // Acquire: pairs with the Release in `run`.
     // SAFETY: `run` publishes the realm before any runner starts and takes it back only after
-    // every runner has stopped, so the pointer is valid whenever a runner calls this. The
-    // runners read the realm's fixed fields and write only its RTT record, under
-    // `devices::MEMORY`.
-    unsafe { &mut *REALM.load(Ordering::Acquire) }
+    // every runner has stopped, so the pointer is valid whenever a runner calls this; the
+    // runners only read it (its memory changes go through `realm::MEMORY`).
+    unsafe { &*REALM.load(Ordering::Acquire) }
 }
 
 /// Ends the guest's run with `why`.
@@ -81,9 +88,9 @@ fn shut_down(why: Ending) {
 /// Runs the guest: vCPU 0 on this CPU (0), the others on theirs as the guest starts them.
 /// Returns how the guest ended once every runner has stopped, or `None` if some did not (the
 /// realm must then be left alone: a runner may still use it).
-pub fn run(realm: &mut Realm) -> Option<Ending> {
+pub fn run(realm: &Realm) -> Option<Ending> {
     let vcpus = realm.vcpus;
-    REALM.store(realm, Ordering::Release);
+    REALM.store((realm as *const Realm).cast_mut(), Ordering::Release);
     devices::init_cpu();
     STATE[0].store(IN_VMM, Ordering::Relaxed);
     runner(0);
@@ -124,10 +131,10 @@ fn runner(i: usize) {
     let mut same_fault = (0u64, 0u32);
     let mut lrs = [0u64; LRS];
     while !SHUTDOWN.load(Ordering::Acquire) {
+        announce(i, IN_REALM);
         let hcr = devices::fill_lrs(i, &mut lrs);
         run.enter(next.flags | rec_run::FLAG_TRAP_WFI, &next.gprs, hcr, &lrs);
         next = Next::default();
-        STATE[i].store(IN_REALM, Ordering::Release);
         let entered = rmi::rec_enter(realm.recs[i], run.0.pa());
         STATE[i].store(IN_VMM, Ordering::Release);
         devices::ack_kicks();
@@ -179,7 +186,7 @@ fn count(index: usize) {
 /// A synchronous exit. `Ok(true)`: go on.
 fn sync(
     i: usize,
-    realm: &mut Realm,
+    realm: &Realm,
     exit: &Exit,
     next: &mut Next,
     same_fault: &mut (u64, u32),
@@ -214,7 +221,7 @@ fn sync(
 /// without a DATA granule.
 fn data_abort(
     i: usize,
-    realm: &mut Realm,
+    realm: &Realm,
     exit: &Exit,
     next: &mut Next,
     same_fault: &mut (u64, u32),
@@ -230,16 +237,7 @@ fn data_abort(
             if access.ipa & UNPROTECTED_BIT != 0 {
                 // Shared memory (swiotlb): a Normal-world page on first touch.
                 count(11);
-                let page = super::pool::take_zeroed().map_err(|_| {
-                    say!(
-                        "vCPU {}: no memory left for the Unprotected page {:#x}",
-                        i,
-                        access.ipa
-                    );
-                    Ending::GuestError
-                })?;
-                let _guard = devices::MEMORY.lock();
-                realm::map_unprotected(realm, access.ipa, page).map_err(|e| {
+                realm.map_unprotected(access.ipa).map_err(|e| {
                     say!("vCPU {}: mapping {:#x}: {}", i, access.ipa, e);
                     Ending::GuestError
                 })?;
@@ -268,33 +266,41 @@ fn data_abort(
                 );
                 return Err(Ending::GuestError);
             }
-            count(10);
-            protected_fault(i, realm, ipa)
+            if ipa & UNPROTECTED_BIT == 0 {
+                count(10);
+                return protected_fault(i, realm, ipa);
+            }
+            // An Unprotected IPA without a syndrome (a load or store pair, say): shared memory
+            // gets its page; a device cannot be emulated without knowing the access.
+            if Region::of(ipa, realm.vcpus) != (Region::Unknown { ipa }) {
+                say!(
+                    "vCPU {}: an access to the device at {:#x} without a syndrome (ESR {:#x}): it cannot be emulated",
+                    i,
+                    ipa,
+                    exit.esr
+                );
+                return Err(Ending::GuestError);
+            }
+            count(11);
+            realm.map_unprotected(ipa).map(|()| true).map_err(|e| {
+                say!("vCPU {}: mapping {:#x}: {}", i, ipa, e);
+                Ending::GuestError
+            })
         }
     }
 }
 
 /// A Protected IPA with RIPAS RAM and no DATA granule: one, created now.
-fn protected_fault(i: usize, realm: &mut Realm, ipa: u64) -> Result<bool, Ending> {
-    let data = super::pool::delegated().map_err(|e| {
-        say!("vCPU {}: no memory for {:#x}: {}", i, ipa, e);
+fn protected_fault(i: usize, realm: &Realm, ipa: u64) -> Result<bool, Ending> {
+    realm.populate(ipa).map(|()| true).map_err(|e| {
+        say!("vCPU {}: a DATA granule for {:#x}: {}", i, ipa, e);
         Ending::GuestError
-    })?;
-    let _guard = devices::MEMORY.lock();
-    let made = realm
-        .ensure_rtt(ipa, 2)
-        .and_then(|()| realm.ensure_rtt(ipa, 3))
-        .map_err(|e| say!("vCPU {}: RTTs for {:#x}: {}", i, ipa, e))
-        .and_then(|()| {
-            rmi::data_create_unknown(realm.rd, data, ipa)
-                .map_err(|e| say!("vCPU {}: DATA_CREATE_UNKNOWN {:#x}: {}", i, ipa, e))
-        });
-    made.map(|()| true).map_err(|()| Ending::GuestError)
+    })
 }
 
 /// WFI: waits until the vCPU has an interrupt to take, its timer fires, or the guest ends.
 fn idle(i: usize, exit: &Exit) {
-    STATE[i].store(IDLE, Ordering::Release);
+    announce(i, IDLE);
     let deadline = devices::timer_deadline(exit);
     loop {
         if SHUTDOWN.load(Ordering::Acquire) || devices::pending(i) {
@@ -320,7 +326,9 @@ pub fn counter() -> u64 {
 
 /// Kicks vCPU `target`'s CPU if it is in its realm or waiting.
 pub fn kick(target: usize) {
-    if target < MAX_VCPUS && matches!(STATE[target].load(Ordering::Acquire), IN_REALM | IDLE) {
+    // SeqCst: the caller's change of the vGIC comes before this read (see `STATE`).
+    fence(Ordering::SeqCst);
+    if target < MAX_VCPUS && matches!(STATE[target].load(Ordering::SeqCst), IN_REALM | IDLE) {
         // vCPU i runs on CPU i.
         ns_el2::gic::send_sgi(KICK_SGI, cpu::mpidr_of(target));
     }
@@ -374,32 +382,19 @@ fn psci(i: usize, realm: &Realm, exit: &Exit) -> Result<bool, Ending> {
     }
 }
 
-/// RSI_IPA_STATE_SET (A4.3.8): applied with RMI_RTT_SET_RIPAS and accepted, creating RTTs
-/// where a range needs them; refused outside guest RAM.
-fn ripas_change(i: usize, realm: &mut Realm, exit: &Exit, next: &mut Next) -> Result<bool, Ending> {
-    let [mut base, top, _value] = exit.ripas;
-    let _guard = devices::MEMORY.lock();
-    while base < top {
-        match rmi::rtt_set_ripas(realm.rd, realm.recs[i], base, top) {
-            Ok(out) if out > base => base = out,
-            Ok(_) => break,
-            // RMI_ERROR_RTT: the walk stopped above level 3: make the tables and try again.
-            Err(e) if e.status() == 4 => {
-                if realm
-                    .ensure_rtt(base, 2)
-                    .and_then(|()| realm.ensure_rtt(base, 3))
-                    .is_err()
-                {
-                    next.flags |= rec_run::FLAG_RIPAS_REJECT;
-                    break;
-                }
-            }
-            Err(e) => {
-                say!("vCPU {}: RTT_SET_RIPAS({:#x}, {:#x}): {}", i, base, top, e);
-                next.flags |= rec_run::FLAG_RIPAS_REJECT;
-                break;
-            }
-        }
+/// RSI_IPA_STATE_SET (A4.3.8): applied with RMI_RTT_SET_RIPAS and accepted; refused (the
+/// realm sees REJECT) when the range cannot be changed, outside guest RAM for one.
+fn ripas_change(i: usize, realm: &Realm, exit: &Exit, next: &mut Next) -> Result<bool, Ending> {
+    let [base, top, _value] = exit.ripas;
+    if let Err(e) = realm.set_ripas(i, base, top) {
+        say!(
+            "vCPU {}: RIPAS change of {:#x}..{:#x} refused: {}",
+            i,
+            base,
+            top,
+            e
+        );
+        next.flags |= rec_run::FLAG_RIPAS_REJECT;
     }
     Ok(true)
 }
