@@ -4,7 +4,7 @@
 //! with a physical SGI, so that its REC exits and takes the new interrupt.
 
 use super::devices;
-use super::realm::{self, Realm};
+use super::realm::Realm;
 use super::say;
 use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use ns_el2::rec_run::{self, Exit, RecRun, LRS};
