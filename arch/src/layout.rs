@@ -33,11 +33,17 @@ pub mod qemu {
     pub const RMM_BASE: u64 = 0x4010_0000;
     /// Size of the RMM's region, image and runtime data (64 MiB less the shared buffer): its
     /// heap holds the granule table (2 MiB per GiB of DRAM) and about 74 KiB per CPU (37 MiB
-    /// for QEMU `virt`'s 512), `rmm-image/src/cpus.rs`. TF-A's qemu port gives 24 MiB; a
-    /// TF-RMM image (`scripts/run --rmm`) only uses less of it.
+    /// for QEMU `virt`'s 512), `rmm-image/src/cpus.rs`. TF-A's qemu port gives 24 MiB
+    /// ([`TFA_RMM_SIZE`]): the RMM image ends its heap at the shared buffer it is passed
+    /// (`rmm-image/src/heap.rs`), and a TF-RMM image (`scripts/run --rmm`) uses less.
     pub const RMM_SIZE: u64 = 0x03ff_f000;
     /// The RMM-EL3 shared buffer (boot manifest, attestation calls), Realm PAS.
     pub const SHARED_BUF_BASE: u64 = RMM_BASE + RMM_SIZE;
+    /// Size of the RMM's region in TF-A's qemu port (24 MiB less the shared buffer), which
+    /// the test firmware's `tf-a-layout` quirk reproduces.
+    pub const TFA_RMM_SIZE: u64 = 0x017f_f000;
+    /// TF-A's qemu port's shared buffer, right after its RMM region.
+    pub const TFA_SHARED_BUF_BASE: u64 = RMM_BASE + TFA_RMM_SIZE;
     /// Default load and entry address of the Normal-world payload (the test host).
     pub const NS_PAYLOAD_BASE: u64 = 0x6000_0000;
 }

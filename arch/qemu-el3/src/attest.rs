@@ -13,10 +13,10 @@
 //! TF-RMM), so the lock is only contended by misbehaving callers.
 
 use crate::lock::Lock;
+use crate::rmm::shared_buf;
 use crate::token;
 use p384::ecdsa::signature::Signer;
 use p384::ecdsa::{Signature, SigningKey};
-use rmm_arch::layout::qemu::SHARED_BUF_BASE;
 use rmm_arch::GRANULE_SIZE;
 
 /// E_RMM_OK.
@@ -59,13 +59,13 @@ static CACHE: Lock<TokenCache> = Lock::new(TokenCache {
 
 /// Checks x1/x2 name (a prefix of) the shared buffer.
 fn check_buffer(pa: u64, size: u64) -> bool {
-    pa == SHARED_BUF_BASE && size != 0 && size <= GRANULE_SIZE
+    pa == shared_buf() && size != 0 && size <= GRANULE_SIZE
 }
 
 /// Copies `src` to the shared buffer at `offset` through EL3's Realm-PAS mapping and cleans
 /// it to the point of coherency, as the RMM reads it with its own mapping.
 fn write_shared(offset: usize, src: &[u8]) {
-    let dst = SHARED_BUF_BASE as usize + offset;
+    let dst = shared_buf() as usize + offset;
     debug_assert!(offset + src.len() <= GRANULE_SIZE as usize);
     // SAFETY: the shared buffer page is mapped RW in the Realm PAS by mmu.rs and is Realm in
     // the GPT; callers keep offset + len within its 4 KiB. The RMM does not touch it during
@@ -77,7 +77,7 @@ fn write_shared(offset: usize, src: &[u8]) {
 fn read_shared(dst: &mut [u8]) {
     // SAFETY: as in `write_shared`; `dst.len() <= 64`.
     unsafe {
-        core::ptr::copy_nonoverlapping(SHARED_BUF_BASE as *const u8, dst.as_mut_ptr(), dst.len())
+        core::ptr::copy_nonoverlapping(shared_buf() as *const u8, dst.as_mut_ptr(), dst.len())
     };
 }
 

@@ -20,9 +20,7 @@
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rmm_arch::layout::qemu::{
-    FLASH_BASE, FLASH_SIZE, RMM_BASE, SECURE_RAM_BASE, SECURE_RAM_SIZE, SHARED_BUF_BASE,
-};
+use rmm_arch::layout::qemu::{FLASH_BASE, FLASH_SIZE, SECURE_RAM_BASE, SECURE_RAM_SIZE};
 use rmm_arch::{read_sysreg, write_sysreg, GRANULE_SIZE};
 
 /// GPI: Non-secure PAS only.
@@ -88,7 +86,7 @@ fn initial_gpi(pa: u64, dram: (u64, u64)) -> u64 {
         GPI_ROOT
     } else if pa < dram.0 {
         GPI_ANY
-    } else if in_range(RMM_BASE, SHARED_BUF_BASE + GRANULE_SIZE - RMM_BASE) {
+    } else if crate::rmm::region().contains(&pa) {
         GPI_REALM
     } else {
         GPI_NS
@@ -220,7 +218,7 @@ pub fn transition(pa: u64, from: u64, to: u64) -> Result<(), GptError> {
         return Err(GptError::BadAddr);
     }
     // The RMM's own region and the shared buffer stay Realm: never undelegated to NS.
-    if (RMM_BASE..SHARED_BUF_BASE + GRANULE_SIZE).contains(&pa) {
+    if crate::rmm::region().contains(&pa) {
         return Err(GptError::BadAddr);
     }
     let shift = 4 * ((pa / GRANULE_SIZE) % 16);

@@ -79,9 +79,7 @@ mod firmware {
     use crate::quirks::{self, Quirk};
     use crate::{console, entry, fatal, gic, gpt, mmu, perf, println, psci, rmm, topology};
     use core::sync::atomic::Ordering;
-    use rmm_arch::layout::qemu::{
-        DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, SHARED_BUF_BASE, UART0_BASE,
-    };
+    use rmm_arch::layout::qemu::{DRAM_BASE, DRAM_SIZE, NS_PAYLOAD_BASE, UART0_BASE};
     use rmm_arch::manifest::{Console, ConsoleChecksum, DramBank};
     use rmm_arch::{manifest_writer, read_sysreg, write_sysreg};
 
@@ -249,13 +247,14 @@ mod firmware {
         println!(
             "EL3: GPT on (GPCCR_EL3 = {:#x}): flash, secure RAM Root; devices Any; RMM {:#x}..{:#x} and shared buffer Realm; other DRAM NS",
             gpt::gpccr(),
-            rmm_arch::layout::qemu::RMM_BASE,
-            SHARED_BUF_BASE + rmm_arch::GRANULE_SIZE
+            rmm::region().start,
+            rmm::region().end
         );
 
         write_manifest(dram_base, dram_size);
         println!(
-            "EL3: boot manifest 0.3 at {SHARED_BUF_BASE:#x}: DRAM {dram_base:#x}+{dram_size:#x}, console pl011 at {UART0_BASE:#x}"
+            "EL3: boot manifest 0.3 at {:#x}: DRAM {dram_base:#x}+{dram_size:#x}, console pl011 at {UART0_BASE:#x}",
+            rmm::shared_buf()
         );
 
         // Release: pairs with the Acquire in `cpu_on`/`affinity_info` (CPU 0 is ON).
@@ -289,8 +288,9 @@ mod firmware {
         } else {
             ConsoleChecksum::Full
         };
-        let words = manifest_writer::build_v03(SHARED_BUF_BASE, bank, &console, rule);
-        let buf = SHARED_BUF_BASE as *mut u64;
+        let shared = rmm::shared_buf();
+        let words = manifest_writer::build_v03(shared, bank, &console, rule);
+        let buf = shared as *mut u64;
         for i in 0..(rmm_arch::GRANULE_SIZE as usize / 8) {
             let w = words.get(i).copied().unwrap_or(0);
             // SAFETY: the shared buffer page is mapped RW in the Realm PAS (mmu.rs) and is
@@ -298,8 +298,8 @@ mod firmware {
             unsafe { core::ptr::write_volatile(buf.add(i), w) };
         }
         let line = 4u64 << ((read_sysreg!("ctr_el0") >> 16) & 0xf);
-        let mut a = SHARED_BUF_BASE;
-        while a < SHARED_BUF_BASE + rmm_arch::GRANULE_SIZE {
+        let mut a = shared;
+        while a < shared + rmm_arch::GRANULE_SIZE {
             // SAFETY: cleaning a mapped line to PoC does not change its contents.
             unsafe { core::arch::asm!("dc civac, {}", in(reg) a, options(nostack)) };
             a += line;

@@ -12,7 +12,7 @@
 //! | rest of 0x0400_0000..0x4000_0000 | devices: Device-nGnRE, XN | Non-secure |
 //! | 0x0e00_0000..0x0f00_0000 | secure RAM: Normal WB, RW, XN | Root |
 //! | DRAM 0x4000_0000..0x1_0000_0000 | Normal WB, RW, XN | Non-secure |
-//! | the shared buffer page ([`SHARED_BUF_BASE`]) | Normal WB, RW, XN | Realm |
+//! | the shared buffer page, at either place it can be ([`SHARED_BUFS`]) | Normal WB, RW, XN | Realm |
 //! | high GICv3 redistributors (QEMU `virt` > 123 CPUs: 0x40_0000_0000), [`map_device`] | Device-nGnRE, XN | Root |
 //!
 //! EL3 writes the boot manifest and attestation results into the shared buffer after the GPC
@@ -22,6 +22,7 @@
 use core::cell::UnsafeCell;
 use rmm_arch::layout::qemu::{
     FLASH_BASE, FLASH_SIZE, GICD_BASE, SECURE_RAM_BASE, SECURE_RAM_SIZE, SHARED_BUF_BASE,
+    TFA_SHARED_BUF_BASE,
 };
 use rmm_arch::write_sysreg;
 
@@ -61,20 +62,20 @@ const SCTLR: u64 = 0x00c5_0838 | 1 | (1 << 2) | (1 << 12);
 #[repr(C, align(4096))]
 struct Table([u64; 512]);
 
-/// The four tables: L1, L2 for the first GiB, L2 for the second, L3 for the 2 MiB around the
-/// shared buffer.
-struct Tables(UnsafeCell<[Table; 4]>);
+/// Where the shared buffer can be (`rmm::shared_buf`): this firmware's layout and TF-A's. The
+/// tables are built before the quirks are read, so both are mapped; only one is Realm in the
+/// GPT and used.
+const SHARED_BUFS: [u64; 2] = [SHARED_BUF_BASE, TFA_SHARED_BUF_BASE];
+
+/// The five tables: L1, L2 for the first GiB, L2 for the second, and an L3 for the 2 MiB
+/// around each of the [`SHARED_BUFS`] (in different 2 MiB blocks of the second GiB).
+struct Tables(UnsafeCell<[Table; 5]>);
 
 // SAFETY: the primary CPU writes the tables once, before any other CPU enables its MMU (the
 // pen is opened with a Release store after `build`); afterwards they are only read.
 unsafe impl Sync for Tables {}
 
-static TABLES: Tables = Tables(UnsafeCell::new([
-    Table([0; 512]),
-    Table([0; 512]),
-    Table([0; 512]),
-    Table([0; 512]),
-]));
+static TABLES: Tables = Tables(UnsafeCell::new([const { Table([0; 512]) }; 5]));
 
 /// The attributes of the 2 MiB block at `pa` in the first GiB.
 fn low_block(pa: u64) -> u64 {
@@ -93,29 +94,26 @@ fn low_block(pa: u64) -> u64 {
 pub fn build() {
     // SAFETY: see `Tables`: nobody else reads or writes the tables yet.
     let t = unsafe { &mut *TABLES.0.get() };
-    let [l1, l2_low, l2_dram, l3_shared] = t;
+    let [l1, l2_low, l2_dram, l3_shared @ ..] = t;
     let addr = |t: &Table| t as *const Table as u64;
+    let block_of = |pa: u64| pa & !(BLOCK_2M - 1);
 
     for (i, e) in l2_low.0.iter_mut().enumerate() {
         let pa = i as u64 * BLOCK_2M;
         *e = pa | low_block(pa) | VALID;
     }
-    let shared_block = SHARED_BUF_BASE & !(BLOCK_2M - 1);
-    for (i, e) in l3_shared.0.iter_mut().enumerate() {
-        let pa = shared_block + i as u64 * PAGE;
-        let attrs = if pa == SHARED_BUF_BASE {
-            DRAM_REALM
-        } else {
-            DRAM_NS
-        };
-        *e = pa | attrs | TABLE | VALID;
+    for (l3, shared) in l3_shared.iter_mut().zip(SHARED_BUFS) {
+        for (i, e) in l3.0.iter_mut().enumerate() {
+            let pa = block_of(shared) + i as u64 * PAGE;
+            let attrs = if pa == shared { DRAM_REALM } else { DRAM_NS };
+            *e = pa | attrs | TABLE | VALID;
+        }
     }
     for (i, e) in l2_dram.0.iter_mut().enumerate() {
         let pa = (1 << 30) + i as u64 * BLOCK_2M;
-        *e = if pa == shared_block {
-            addr(l3_shared) | TABLE | VALID
-        } else {
-            pa | DRAM_NS | VALID
+        *e = match SHARED_BUFS.iter().position(|&s| block_of(s) == pa) {
+            Some(n) => addr(&l3_shared[n]) | TABLE | VALID,
+            None => pa | DRAM_NS | VALID,
         };
     }
     l1.0[0] = addr(l2_low) | TABLE | VALID;

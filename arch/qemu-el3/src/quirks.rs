@@ -9,6 +9,7 @@
 //! | `no-dtb` | as `dtb-not-in-x0`, and the device tree QEMU placed at the start of DRAM is erased |
 //! | `no-perf-sip` | the perf SiP calls (`rmm_arch::perf`) are unknown functions, as in TF-A |
 //! | `legacy-console-checksum` | the boot manifest's console checksum covers only base, map_pages, clk_in_hz and baud_rate, as TF-A up to v2.12 computes it |
+//! | `tf-a-layout` | the RMM's region is TF-A's: 24 MiB less 4 KiB at `RMM_BASE`, the shared buffer right after it (`rmm::shared_buf`) |
 
 use crate::println;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -24,14 +25,16 @@ pub enum Quirk {
     NoDtb = 1 << 2,
     NoPerfSip = 1 << 3,
     LegacyConsoleChecksum = 1 << 4,
+    TfaLayout = 1 << 5,
 }
 
-const NAMES: [(&[u8], Quirk); 5] = [
+const NAMES: [(&[u8], Quirk); 6] = [
     (b"gic-grp1ns-off", Quirk::GicGrp1NsOff),
     (b"dtb-not-in-x0", Quirk::DtbNotInX0),
     (b"no-dtb", Quirk::NoDtb),
     (b"no-perf-sip", Quirk::NoPerfSip),
     (b"legacy-console-checksum", Quirk::LegacyConsoleChecksum),
+    (b"tf-a-layout", Quirk::TfaLayout),
 ];
 
 /// The quirks in force, as a set of [`Quirk`] bits. Written once by the primary before it

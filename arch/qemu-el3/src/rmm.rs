@@ -11,13 +11,31 @@
 
 use crate::context::World;
 use crate::cpu::{Boot, PerCpu, BOOT_PENDING, CMD_WARM_BOOT, SHARED};
+use crate::quirks::{self, Quirk};
 use crate::{attest, fatal, gpt, println, psci, scr, topology};
+use core::ops::Range;
 use core::sync::atomic::{AtomicU32, Ordering};
 use rmm_arch::el3::{
     RMM_ATTEST_GET_PLAT_TOKEN, RMM_ATTEST_GET_REALM_KEY, RMM_BOOT_COMPLETE, RMM_GTSI_DELEGATE,
     RMM_GTSI_UNDELEGATE, RMM_RMI_REQ_COMPLETE,
 };
-use rmm_arch::layout::qemu::{RMM_BASE, SHARED_BUF_BASE};
+use rmm_arch::layout::qemu::{RMM_BASE, SHARED_BUF_BASE, TFA_SHARED_BUF_BASE};
+
+/// The RMM-EL3 shared buffer: after the RMM's region, which is this firmware's 64 MiB or, with
+/// the `tf-a-layout` quirk, TF-A's 24 MiB. Both pages are mapped Realm at EL3 (mmu.rs).
+pub fn shared_buf() -> u64 {
+    if quirks::on(Quirk::TfaLayout) {
+        TFA_SHARED_BUF_BASE
+    } else {
+        SHARED_BUF_BASE
+    }
+}
+
+/// The memory that is Realm from boot and never changes PAS: the RMM's region and the shared
+/// buffer.
+pub fn region() -> Range<u64> {
+    RMM_BASE..shared_buf() + rmm_arch::GRANULE_SIZE
+}
 
 /// SMC_UNK / E_RMM_UNK.
 pub const SMC_UNK: u64 = rmm_arch::el3::SMC_UNK;
@@ -52,10 +70,14 @@ pub fn is_rmi(fid: u32) -> bool {
 pub fn cold_boot(cpu: &mut PerCpu, num_cpus: u64) -> *mut crate::context::Ctx {
     println!(
         "EL3: RMM cold boot on CPU {}: entry {:#x}, x1 = {:#x} (interface 0.3), x2 = {}, x3 = {:#x}",
-        cpu.index, RMM_BASE, IFC_VERSION, num_cpus, SHARED_BUF_BASE
+        cpu.index,
+        RMM_BASE,
+        IFC_VERSION,
+        num_cpus,
+        shared_buf()
     );
     cpu.booting = Some(Boot::Cold);
-    let args = [cpu.index as u64, IFC_VERSION, num_cpus, SHARED_BUF_BASE];
+    let args = [cpu.index as u64, IFC_VERSION, num_cpus, shared_buf()];
     let scr = scr(World::Realm, &cpu.features);
     cpu.enter_fresh(World::Realm, RMM_BASE, args, scr)
 }

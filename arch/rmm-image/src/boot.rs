@@ -70,6 +70,7 @@ fn cold_boot(regs: [u64; 4]) -> ! {
     let (args, manifest) =
         // Any CPU count passes here: `cpus::check` decides, once the console can say why.
         boot::cold_boot_with_manifest(regs, usize::MAX, read).unwrap_or_else(|e| fail(e));
+    heap::end_below(args.shared_buf_pa);
     if mmu::build(&manifest, args.shared_buf_pa).is_err() {
         fail(BootError::Unknown);
     }

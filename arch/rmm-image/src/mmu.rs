@@ -90,7 +90,6 @@ unsafe extern "C" {
     static __image_start: u8;
     static __text_end: u8;
     static __rodata_end: u8;
-    static __heap_end: u8;
 }
 
 /// Out of translation tables while building the map (a manifest with too many banks).
@@ -169,7 +168,7 @@ pub fn build(manifest: &Manifest, shared_buf: u64) -> Result<(), OutOfTables> {
         symbol(&raw const __image_start),
         symbol(&raw const __text_end),
         symbol(&raw const __rodata_end),
-        symbol(&raw const __heap_end),
+        crate::heap::end(),
     );
     tables.map(image, image, text_end - image, Kind::Text)?;
     tables.map(text_end, text_end, rodata_end - text_end, Kind::ReadOnly)?;
