@@ -15,6 +15,8 @@ mod boot_cell;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod debug;
+#[cfg(target_os = "none")]
 mod el1;
 #[cfg(target_os = "none")]
 mod el2;
@@ -36,6 +38,8 @@ mod mmu;
 mod nscopy;
 #[cfg(target_os = "none")]
 mod platform;
+#[cfg(target_os = "none")]
+mod pmu;
 #[cfg(target_os = "none")]
 mod sve;
 #[cfg(target_os = "none")]
