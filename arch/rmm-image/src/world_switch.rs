@@ -319,7 +319,6 @@ pub fn run(
 /// switch, the PMU of a realm with one, the debug registers while the realm debugs.
 struct Extras {
     features: RealmFeatures,
-    hw: debug::Counts,
     /// The realm has the FP/SIMD (and SVE) registers: saved at the end of the run.
     fp: bool,
     /// The Normal world's PMU state and the RMM's MDCR_EL2, for a realm with a PMU.
@@ -332,16 +331,11 @@ impl Extras {
     /// Loads what the realm must have from the start: its PMU and, if it debugs, its
     /// breakpoints and watchpoints (`mdscr` is its MDSCR_EL1).
     fn enter(platform: &Aarch64, words: &GranuleMemory, mdscr: u64) -> Self {
-        let f = rmm::Platform::cpu_features(platform);
         // The REC holds a reference on its RD (REC_CREATE), so the RD is there to read.
         let owner = Rec::new(words).owner();
         let features = Rd::new(rmm::Platform::granule(platform, owner)).features();
         let mut extras = Extras {
             features,
-            hw: debug::Counts {
-                bps: f.breakpoints.into(),
-                wps: f.watchpoints.into(),
-            },
             fp: false,
             ns_pmu: None,
             ns_debug: None,
@@ -370,6 +364,15 @@ impl Extras {
         extras
     }
 
+    /// The processor's breakpoints and watchpoints (only when the realm debugs).
+    fn hw() -> debug::Counts {
+        let dfr0 = rmm_arch::read_sysreg!("id_aa64dfr0_el1");
+        debug::Counts {
+            bps: ((dfr0 >> 12) & 0xf) as usize + 1,
+            wps: ((dfr0 >> 20) & 0xf) as usize + 1,
+        }
+    }
+
     fn counts(&self) -> (usize, usize) {
         let f = &self.features;
         (usize::from(f.num_bps) + 1, usize::from(f.num_wps) + 1)
@@ -377,8 +380,8 @@ impl Extras {
 
     fn load_debug(&mut self, state: &[u64; rec_debug::WORDS]) {
         let (bps, wps) = self.counts();
-        self.ns_debug = Some(DebugState::save(self.hw));
-        debug::load_realm(state, bps, wps, self.hw);
+        self.ns_debug = Some(DebugState::save(Self::hw()));
+        debug::load_realm(state, bps, wps, Self::hw());
     }
 
     /// Handles the synchronous exception `esr` without leaving the run if it is the realm's
@@ -427,7 +430,7 @@ impl Extras {
                 if let Some(&v) = state.get(slot) {
                     store(words, DEBUG + slot, v);
                     if self.ns_debug.is_some() {
-                        debug::write_realm(&state, slot, bps, self.hw);
+                        debug::write_realm(&state, slot, bps, Self::hw());
                     }
                 }
                 None
@@ -441,7 +444,7 @@ impl Extras {
             self.ns_debug.take(),
         ) {
             (true, None) => self.load_debug(&state),
-            (false, Some(ns)) => ns.restore(self.hw),
+            (false, Some(ns)) => ns.restore(Self::hw()),
             (_, ns) => self.ns_debug = ns,
         }
         regs.pc = regs.pc.wrapping_add(4);
@@ -469,7 +472,7 @@ impl Extras {
             ns.restore(n.into());
         }
         if let Some(ns) = self.ns_debug {
-            ns.restore(self.hw);
+            ns.restore(Self::hw());
         }
         if self.fp {
             let mut aux = [0u64; rmm::rec::MAX_AUX];
