@@ -11,9 +11,11 @@
 //!
 //! Per REC: [`WORDS`] words of the REC granule's platform words (PMCR_EL0, PMSELR_EL0,
 //! PMCNTENSET_EL0, PMINTENSET_EL1, PMOVSSET_EL0, PMUSERENR_EL0, PMCCFILTR_EL0, PMCCNTR_EL0,
-//! then PMEVCNTR<n>_EL0 and PMEVTYPER<n>_EL0). A round trip of a realm with `n` counters moves
+//! then the realm's `n` PMEVCNTR<i>_EL0, then its `n` PMEVTYPER<i>_EL0). A round trip of a realm with `n` counters moves
 //! (8 + 2n) registers four times (save and restore, both worlds).
 
+use crate::entry::MAX_CPUS;
+use core::cell::UnsafeCell;
 use rmm_arch::{read_sysreg, write_sysreg};
 
 /// Words of a REC's PMU state: 8 controls, 31 counters, 31 event types.
@@ -21,7 +23,6 @@ pub const WORDS: usize = 8 + 2 * MAX_COUNTERS;
 /// Most event counters (PMCR_EL0.N is 5 bits; counter 31 is the cycle counter).
 pub const MAX_COUNTERS: usize = 31;
 const CNTR: usize = 8;
-const TYPER: usize = CNTR + MAX_COUNTERS;
 /// PMCR_EL0.E: counters enabled.
 const PMCR_E: u64 = 1;
 /// PMCR_EL0.N (15:11).
@@ -94,59 +95,80 @@ pub fn mdcr(mdcr: u64, n: u8) -> u64 {
     (mdcr & !(MDCR_HPMN | MDCR_TPM | MDCR_TPMCR)) | u64::from(n) | MDCR_HPMD | MDCR_HCCD
 }
 
-/// One world's PMU state, for `n` event counters.
-pub struct PmuState(pub [u64; WORDS]);
-
-impl PmuState {
-    /// Reads the PMU: the controls and the first `n` event counters.
-    pub fn save(n: usize) -> Self {
-        let mut s = [0u64; WORDS];
-        s[..CNTR].copy_from_slice(&[
-            read_sysreg!("pmcr_el0"),
-            read_sysreg!("pmselr_el0"),
-            read_sysreg!("pmcntenset_el0"),
-            read_sysreg!("pmintenset_el1"),
-            read_sysreg!("pmovsset_el0"),
-            read_sysreg!("pmuserenr_el0"),
-            read_sysreg!("pmccfiltr_el0"),
-            read_sysreg!("pmccntr_el0"),
-        ]);
-        for i in 0..n.min(MAX_COUNTERS) {
-            s[CNTR + i] = evcntr(i);
-            s[TYPER + i] = evtyper(i);
-        }
-        Self(s)
+/// Reads the PMU into `put(word, value)`: the controls and the first `n` event counters and
+/// their event types (8 + 2n words). Returns whether that state raises the PMU's
+/// overflow interrupt: counters enabled, and an enabled counter has overflowed with its
+/// interrupt enabled (exit.pmu_ovf_status, A8.1).
+pub fn save(n: usize, mut put: impl FnMut(usize, u64)) -> bool {
+    let n = n.min(MAX_COUNTERS);
+    let controls = [
+        read_sysreg!("pmcr_el0"),
+        read_sysreg!("pmselr_el0"),
+        read_sysreg!("pmcntenset_el0"),
+        read_sysreg!("pmintenset_el1"),
+        read_sysreg!("pmovsset_el0"),
+        read_sysreg!("pmuserenr_el0"),
+        read_sysreg!("pmccfiltr_el0"),
+        read_sysreg!("pmccntr_el0"),
+    ];
+    for (i, &value) in controls.iter().enumerate() {
+        put(i, value);
     }
-
-    /// Loads the PMU with this state, counters first, PMCR_EL0 (which starts them) last.
-    pub fn restore(&self, n: usize) {
-        let s = &self.0;
-        for i in 0..n.min(MAX_COUNTERS) {
-            set_evtyper(i, s[TYPER + i]);
-            set_evcntr(i, s[CNTR + i]);
-        }
-        // SAFETY: PMU registers only count events and raise the PMU's interrupt; the set and
-        // clear pairs make the enable and overflow bits exactly the saved ones.
-        unsafe {
-            write_sysreg!("pmccntr_el0", s[7]);
-            write_sysreg!("pmccfiltr_el0", s[6]);
-            write_sysreg!("pmuserenr_el0", s[5]);
-            write_sysreg!("pmovsclr_el0", !s[4]);
-            write_sysreg!("pmovsset_el0", s[4]);
-            write_sysreg!("pmintenclr_el1", !s[3]);
-            write_sysreg!("pmintenset_el1", s[3]);
-            write_sysreg!("pmcntenclr_el0", !s[2]);
-            write_sysreg!("pmcntenset_el0", s[2]);
-            write_sysreg!("pmselr_el0", s[1]);
-            write_sysreg!("pmcr_el0", s[0]);
-            core::arch::asm!("isb", options(nostack));
-        }
+    for i in 0..n {
+        put(CNTR + i, evcntr(i));
+        put(CNTR + n + i, evtyper(i));
     }
+    controls[0] & PMCR_E != 0 && controls[2] & controls[3] & controls[4] != 0
+}
 
-    /// Whether this state raises the PMU's overflow interrupt: counters enabled, and an
-    /// enabled counter has overflowed with its interrupt enabled (exit.pmu_ovf_status, A8.1).
-    pub fn overflow(&self) -> bool {
-        let s = &self.0;
-        s[0] & PMCR_E != 0 && s[2] & s[3] & s[4] != 0
+/// Loads the PMU from `get(word)` (as [`save`] wrote them), counters first, PMCR_EL0 (which
+/// starts them) last.
+pub fn restore(n: usize, get: impl Fn(usize) -> u64) {
+    let n = n.min(MAX_COUNTERS);
+    for i in 0..n {
+        set_evtyper(i, get(CNTR + n + i));
+        set_evcntr(i, get(CNTR + i));
     }
+    // SAFETY: PMU registers only count events and raise the PMU's interrupt; the set and
+    // clear pairs make the enable and overflow bits exactly the saved ones.
+    unsafe {
+        write_sysreg!("pmccntr_el0", get(7));
+        write_sysreg!("pmccfiltr_el0", get(6));
+        write_sysreg!("pmuserenr_el0", get(5));
+        write_sysreg!("pmovsclr_el0", !get(4));
+        write_sysreg!("pmovsset_el0", get(4));
+        write_sysreg!("pmintenclr_el1", !get(3));
+        write_sysreg!("pmintenset_el1", get(3));
+        write_sysreg!("pmcntenclr_el0", !get(2));
+        write_sysreg!("pmcntenset_el0", get(2));
+        write_sysreg!("pmselr_el0", get(1));
+        write_sysreg!("pmcr_el0", get(0));
+        core::arch::asm!("isb", options(nostack));
+    }
+}
+
+struct PerCpu(UnsafeCell<[[u64; WORDS]; MAX_CPUS]>);
+// SAFETY: CPU `n` touches only slot `n` (`ns_slot`), so no slot is shared.
+unsafe impl Sync for PerCpu {}
+
+/// The Normal world's PMU state on each CPU while a realm with a PMU runs there.
+static NS_PMU: PerCpu = PerCpu(UnsafeCell::new([[0; WORDS]; MAX_CPUS]));
+
+fn ns_slot(cpu: usize) -> *mut [u64; WORDS] {
+    // SAFETY: in bounds (cpu < MAX_CPUS, checked at boot); only CPU `cpu` uses this slot.
+    unsafe { (*NS_PMU.0.get()).as_mut_ptr().add(cpu) }
+}
+
+/// Saves the Normal world's PMU on CPU `cpu` (this CPU), for a realm with `n` counters.
+pub fn save_ns(cpu: usize, n: usize) {
+    // SAFETY: the slot is this CPU's alone, and not otherwise referenced during the call.
+    let slot = unsafe { &mut *ns_slot(cpu) };
+    save(n, |i, v| slot[i] = v);
+}
+
+/// Restores what [`save_ns`] saved on CPU `cpu`.
+pub fn restore_ns(cpu: usize, n: usize) {
+    // SAFETY: as in `save_ns`.
+    let slot = unsafe { &*ns_slot(cpu) };
+    restore(n, |i| slot[i]);
 }

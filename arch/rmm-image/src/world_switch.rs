@@ -20,7 +20,7 @@
 use crate::debug::{self, DebugState};
 use crate::el1::{self, El1State};
 use crate::platform::Aarch64;
-use crate::pmu::{self, PmuState};
+use crate::pmu;
 use crate::sve::{self, RealmSve};
 use crate::{fp, gic, timer};
 use rmm::platform::{GranuleMemory, RealmMemory};
@@ -246,7 +246,7 @@ pub fn run(
         pc: vcpu.pc,
         pstate: vcpu.pstate,
     };
-    let mut extras = Extras::enter(platform, words, realm.0[el1::MDSCR]);
+    let mut extras = Extras::enter(platform, cpu, words, realm.0[el1::MDSCR]);
     let trap = loop {
         // SAFETY: `regs` is valid for the call; the realm runs at EL1 under the stage 2 set
         // above, which maps only its own granules and the host's shared pages, so it cannot
@@ -321,8 +321,9 @@ struct Extras {
     features: RealmFeatures,
     /// The realm has the FP/SIMD (and SVE) registers: saved at the end of the run.
     fp: bool,
-    /// The Normal world's PMU state and the RMM's MDCR_EL2, for a realm with a PMU.
-    ns_pmu: Option<(PmuState, u64)>,
+    /// The RMM's MDCR_EL2, for a realm with a PMU: the Normal world's PMU is saved
+    /// (`pmu::save_ns`).
+    ns_pmu: Option<u64>,
     /// The Normal world's debug registers, while the realm's are loaded.
     ns_debug: Option<DebugState>,
 }
@@ -330,7 +331,7 @@ struct Extras {
 impl Extras {
     /// Loads what the realm must have from the start: its PMU and, if it debugs, its
     /// breakpoints and watchpoints (`mdscr` is its MDSCR_EL1).
-    fn enter(platform: &Aarch64, words: &GranuleMemory, mdscr: u64) -> Self {
+    fn enter(platform: &Aarch64, cpu: usize, words: &GranuleMemory, mdscr: u64) -> Self {
         // The REC holds a reference on its RD (REC_CREATE), so the RD is there to read.
         let owner = Rec::new(words).owner();
         let features = Rd::new(rmm::Platform::granule(platform, owner)).features();
@@ -342,18 +343,15 @@ impl Extras {
         };
         if let Some(n) = features.pmu_num_ctrs {
             let rmm_mdcr = rmm_arch::read_sysreg!("mdcr_el2");
-            extras.ns_pmu = Some((PmuState::save(n.into()), rmm_mdcr));
+            pmu::save_ns(cpu, n.into());
+            extras.ns_pmu = Some(rmm_mdcr);
             // SAFETY: MDCR_EL2 decides which PMU and debug accesses of EL1 and EL0 trap and
             // which counters they reach; the RMM's own execution is unaffected.
             unsafe {
                 write_sysreg!("mdcr_el2", pmu::mdcr(rmm_mdcr, n));
                 core::arch::asm!("isb", options(nostack));
             }
-            let mut state = PmuState([0; pmu::WORDS]);
-            for (i, w) in state.0.iter_mut().enumerate() {
-                *w = load(words, PMU + i);
-            }
-            state.restore(n.into());
+            pmu::restore(n.into(), |i| load(words, PMU + i));
         }
         if mdscr & rec_debug::MDSCR_MDE != 0 {
             let state = debug_state(words);
@@ -461,15 +459,11 @@ impl Extras {
 
     /// Saves the realm's PMU, FP/SIMD or SVE registers and gives the Normal world its own.
     fn leave(self, cpu: usize, words: &GranuleMemory, vcpu: &mut VcpuContext) {
-        if let (Some((ns, rmm_mdcr)), Some(n)) = (self.ns_pmu, self.features.pmu_num_ctrs) {
-            let realm = PmuState::save(n.into());
-            vcpu.pmu_overflow = realm.overflow();
-            for (i, &w) in realm.0.iter().enumerate() {
-                store(words, PMU + i, w);
-            }
+        if let (Some(rmm_mdcr), Some(n)) = (self.ns_pmu, self.features.pmu_num_ctrs) {
+            vcpu.pmu_overflow = pmu::save(n.into(), |i, w| store(words, PMU + i, w));
             // SAFETY: as in `enter`.
             unsafe { write_sysreg!("mdcr_el2", rmm_mdcr) };
-            ns.restore(n.into());
+            pmu::restore_ns(cpu, n.into());
         }
         if let Some(ns) = self.ns_debug {
             ns.restore(Self::hw());
