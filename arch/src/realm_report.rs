@@ -129,7 +129,8 @@
 //! REC 0 loops for ever on one exit: [`MODE_PERF`] RSI_HOST_CALL with `imm` [`IMM_PERF`];
 //! [`MODE_PERF_FP`] the same after writing d0 (so the RMM's lazy FP/SIMD path switches FP state
 //! on every round trip); [`MODE_PERF_SVE`] the same with z0 (the lazy SVE path, in a realm
-//! with SVE); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
+//! with SVE); [`MODE_PERF_DEBUG`] empty host calls with a breakpoint set and MDSCR_EL1.MDE on
+//! (the debug registers switched on every round trip); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
 //! re-enters with RmiRecEnterFlags.emul_mmio); [`MODE_PERF_SGI`] a write to ICC_SGI1R_EL1,
 //! forwarded to the host. Each exit carries in gprs[0] (the host call's,
 //! or the stored value) how many counter ticks (CNTVCT_EL0) the realm itself spent between its
@@ -168,6 +169,8 @@ pub const MODE_PERF_MMIO: u64 = 0x9E51;
 pub const MODE_PERF_SGI: u64 = 0x9E52;
 /// x0 at REC 0's entry: loop on a write to z0 (SVE) and an empty host call.
 pub const MODE_PERF_SVE: u64 = 0x9E53;
+/// x0 at REC 0's entry: loop on empty host calls with a breakpoint and MDSCR_EL1.MDE set.
+pub const MODE_PERF_DEBUG: u64 = 0x9E54;
 /// x0 at REC 0's entry: the SVE isolation mode (see [`Step::SveIsolation`]).
 pub const MODE_SVE_PEER: u64 = 0x5E7E;
 

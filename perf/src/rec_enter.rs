@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub const RMM_GOAL: u64 = 1000;
 
 /// The variants, in the order the test host runs them: id and description.
-const VARIANTS: [(&str, &str); 7] = [
+const VARIANTS: [(&str, &str); 8] = [
     ("host-call", "RSI_HOST_CALL, host re-enters at once"),
     (
         "host-call-fp",
@@ -27,6 +27,10 @@ const VARIANTS: [(&str, &str); 7] = [
     (
         "host-call-pmu",
         "the same, realm with a PMU (6 counters switched)",
+    ),
+    (
+        "host-call-debug",
+        "the same, realm with a breakpoint set and MDSCR_EL1.MDE (debug registers switched)",
     ),
     ("host-call-lrs", "the same, 4 list registers pending"),
     (

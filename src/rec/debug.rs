@@ -34,7 +34,8 @@ pub const BCR: usize = 16;
 pub const WVR: usize = 32;
 /// See [`BVR`].
 pub const WCR: usize = 48;
-const OSLK: usize = 64;
+/// The word of the OS lock (OSLAR_EL1.OSLK as the realm last wrote it).
+pub const OSLK: usize = 64;
 const OSDLR: usize = 65;
 const PRCR: usize = 66;
 const CLAIM: usize = 67;
@@ -200,7 +201,12 @@ pub fn emulate(
 /// Whether the realm's breakpoints and watchpoints must be in the hardware while it runs:
 /// its MDSCR_EL1 enables debug exceptions (MDE) and its OS lock is clear.
 pub fn live(mdscr: u64, state: &[u64; WORDS]) -> bool {
-    mdscr & MDSCR_MDE != 0 && state[OSLK] & 1 == 0
+    live_with(mdscr, state[OSLK])
+}
+
+/// [`live`], from MDSCR_EL1 and the [`OSLK`] word alone.
+pub fn live_with(mdscr: u64, oslk: u64) -> bool {
+    mdscr & MDSCR_MDE != 0 && oslk & 1 == 0
 }
 
 /// The processor's breakpoint for the realm's breakpoint `n`, of `bps` the realm has and

@@ -21,6 +21,9 @@ pub enum Exit {
     /// A write to z0 (SVE, in a realm with SVE), which traps to the RMM's lazy SVE switch on
     /// every entry, then RSI_HOST_CALL.
     SveHostCall,
+    /// RSI_HOST_CALL with a breakpoint set and MDSCR_EL1.MDE on (PSTATE.D masked, so it never
+    /// fires): the RMM switches the debug registers on every round trip.
+    DebugHostCall,
     /// A store to the emulated MMIO register.
     Mmio,
     /// A write to ICC_SGI1R_EL1, forwarded to the host.
@@ -36,12 +39,15 @@ pub fn run(exit: Exit) -> ! {
     if let Exit::FpHostCall | Exit::SveHostCall = exit {
         enable_fp();
     }
+    if let Exit::DebugHostCall = exit {
+        arm_breakpoint();
+    }
     let page = report::prepared_host_call(IMM_PERF);
     let mut own = 0u64;
     let mut back = counter();
     loop {
         let (before, after) = match exit {
-            Exit::HostCall | Exit::FpHostCall | Exit::SveHostCall => {
+            Exit::HostCall | Exit::FpHostCall | Exit::SveHostCall | Exit::DebugHostCall => {
                 page.words[1].store(own, core::sync::atomic::Ordering::Relaxed);
                 let touch = match exit {
                     Exit::FpHostCall => TOUCH_FP,
@@ -56,6 +62,20 @@ pub fn run(exit: Exit) -> ! {
         own = before.wrapping_sub(back);
         back = after;
     }
+}
+
+/// Breakpoint 0 on address 0 (the image's first instruction, never run again), enabled, and
+/// MDSCR_EL1.MDE and KDE set: the realm's debug registers are live (`rmm::rec::debug`). The
+/// realm keeps PSTATE.D masked, so no debug exception is taken.
+fn arm_breakpoint() {
+    // SAFETY: the realm's own debug registers; PSTATE.D is masked (reset state), so the
+    // breakpoint raises no exception.
+    unsafe {
+        rmm_arch::write_sysreg!("dbgbvr0_el1", 0);
+        rmm_arch::write_sysreg!("dbgbcr0_el1", 0xf << 5 | 0b11 << 1 | 1);
+        rmm_arch::write_sysreg!("mdscr_el1", 1 << 15 | 1 << 13);
+    }
+    rmm_arch::isb!();
 }
 
 /// CNTVCT_EL0, after an ISB.

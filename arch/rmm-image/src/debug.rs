@@ -4,11 +4,13 @@
 //! A realm's accesses to the debug registers always trap (MDCR_EL2.TDA, TDOSA) and change
 //! only the REC's copy ([`rmm::rec::debug::WORDS`] platform words of the REC granule). While
 //! the realm's MDSCR_EL1.MDE is set and its OS lock clear, its breakpoints and watchpoints must
-//! be able to fire: the Normal world's registers are saved ([`DebugState::save`]), the realm's
+//! be able to fire: the Normal world's registers are saved ([`save_ns`]), the realm's
 //! loaded as the processor's highest-numbered ones and every other one disabled
 //! ([`load_realm`]); at the exit the Normal world's come back. A realm that does not debug
 //! costs one test per round trip; one that does, four moves of every implemented register.
 
+use crate::entry::MAX_CPUS;
+use core::cell::UnsafeCell;
 use rmm::rec::debug::{physical_bp, physical_ctrl, BCR, BVR, WCR, WORDS as REALM_WORDS, WVR};
 use rmm_arch::{read_sysreg, write_sysreg};
 
@@ -71,59 +73,65 @@ pub struct Counts {
     pub wps: usize,
 }
 
-/// One world's breakpoint and watchpoint registers (value, control for each).
-pub struct DebugState {
-    b: [(u64, u64); MAX],
-    w: [(u64, u64); MAX],
+/// The Normal world's breakpoint and watchpoint registers on each CPU while a realm's are
+/// loaded there: 16 (value, control) pairs of each.
+struct PerCpu(UnsafeCell<[[u64; 4 * MAX]; MAX_CPUS]>);
+// SAFETY: CPU `n` touches only slot `n` (`ns_slot`), so no slot is shared.
+unsafe impl Sync for PerCpu {}
+
+static NS_DEBUG: PerCpu = PerCpu(UnsafeCell::new([[0; 4 * MAX]; MAX_CPUS]));
+
+fn ns_slot(cpu: usize) -> *mut [u64; 4 * MAX] {
+    // SAFETY: in bounds (cpu < MAX_CPUS, checked at boot); only CPU `cpu` uses this slot.
+    unsafe { (*NS_DEBUG.0.get()).as_mut_ptr().add(cpu) }
 }
 
-impl DebugState {
-    /// Reads the processor's registers.
-    pub fn save(hw: Counts) -> Self {
-        let mut s = DebugState {
-            b: [(0, 0); MAX],
-            w: [(0, 0); MAX],
-        };
-        for n in 0..hw.bps.min(MAX) {
-            s.b[n] = (bvr(n), bcr(n));
-        }
-        for n in 0..hw.wps.min(MAX) {
-            s.w[n] = (wvr(n), wcr(n));
-        }
-        s
+/// Saves the Normal world's registers on CPU `cpu` (this CPU).
+pub fn save_ns(cpu: usize, hw: Counts) {
+    // SAFETY: the slot is this CPU's alone, and not otherwise referenced during the call.
+    let s = unsafe { &mut *ns_slot(cpu) };
+    for n in 0..hw.bps.min(MAX) {
+        s[2 * n] = bvr(n);
+        s[2 * n + 1] = bcr(n);
     }
-
-    /// Writes them back.
-    pub fn restore(&self, hw: Counts) {
-        for n in 0..hw.bps.min(MAX) {
-            set_bcr(n, 0);
-            set_bvr(n, self.b[n].0);
-            set_bcr(n, self.b[n].1);
-        }
-        for n in 0..hw.wps.min(MAX) {
-            set_wcr(n, 0);
-            set_wvr(n, self.w[n].0);
-            set_wcr(n, self.w[n].1);
-        }
+    for n in 0..hw.wps.min(MAX) {
+        s[2 * MAX + 2 * n] = wvr(n);
+        s[2 * MAX + 2 * n + 1] = wcr(n);
     }
 }
 
-/// Loads a realm's registers `state` (with `bps` breakpoints and `wps` watchpoints) into the
-/// hardware, disabling every other one.
-pub fn load_realm(state: &[u64; REALM_WORDS], bps: usize, wps: usize, hw: Counts) {
+/// Restores what [`save_ns`] saved on CPU `cpu`.
+pub fn restore_ns(cpu: usize, hw: Counts) {
+    // SAFETY: as in `save_ns`.
+    let s = unsafe { &*ns_slot(cpu) };
+    for n in 0..hw.bps.min(MAX) {
+        set_bcr(n, 0);
+        set_bvr(n, s[2 * n]);
+        set_bcr(n, s[2 * n + 1]);
+    }
+    for n in 0..hw.wps.min(MAX) {
+        set_wcr(n, 0);
+        set_wvr(n, s[2 * MAX + 2 * n]);
+        set_wcr(n, s[2 * MAX + 2 * n + 1]);
+    }
+}
+
+/// Loads a realm's registers (word `i` of its state is `get(i)`; it has `bps` breakpoints
+/// and `wps` watchpoints) into the hardware, disabling every other one.
+pub fn load_realm(get: impl Fn(usize) -> u64, bps: usize, wps: usize, hw: Counts) {
     let first = hw.bps.saturating_sub(bps);
     for n in 0..hw.bps.min(MAX) {
         set_bcr(n, 0);
         if n >= first {
-            set_bvr(n, state[BVR + n - first]);
-            set_bcr(n, physical_ctrl(state[BCR + n - first], bps, hw.bps));
+            set_bvr(n, get(BVR + n - first));
+            set_bcr(n, physical_ctrl(get(BCR + n - first), bps, hw.bps));
         }
     }
     for n in 0..hw.wps.min(MAX) {
         set_wcr(n, 0);
         if n < wps {
-            set_wvr(n, state[WVR + n]);
-            set_wcr(n, physical_ctrl(state[WCR + n], bps, hw.bps));
+            set_wvr(n, get(WVR + n));
+            set_wcr(n, physical_ctrl(get(WCR + n), bps, hw.bps));
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::report::{check, fail, rmi, Outcome};
 use crate::{cpu, rmi as call};
 use rmm_arch::perf::{PERF_NULL, PERF_READ, PERF_RESET};
 use rmm_arch::realm_report::{
-    MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI, MODE_PERF_SVE,
+    MODE_PERF, MODE_PERF_DEBUG, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI, MODE_PERF_SVE,
 };
 use rmm_arch::smc::smc;
 
@@ -57,7 +57,7 @@ struct Variant {
     pmu: bool,
 }
 
-const VARIANTS: [Variant; 7] = [
+const VARIANTS: [Variant; 8] = [
     Variant {
         id: "host-call",
         mode: MODE_PERF,
@@ -85,6 +85,13 @@ const VARIANTS: [Variant; 7] = [
         lrs: 0,
         sve: false,
         pmu: true,
+    },
+    Variant {
+        id: "host-call-debug",
+        mode: MODE_PERF_DEBUG,
+        lrs: 0,
+        sve: false,
+        pmu: false,
     },
     Variant {
         id: "host-call-lrs",
