@@ -40,6 +40,12 @@ pub struct CpuFeatures {
     pub gic_list_registers: u8,
     /// VMID width in bits: 8, or 16 with FEAT_VMID16.
     pub vmid_bits: u8,
+    /// FEAT_SVE, and the longest vector length the RMM can give a realm, in ZCR_EL2.LEN's
+    /// encoding ((LEN + 1) * 128 bits; RmiFeatureRegister0.SVE_VL, A3.1.3).
+    pub sve_vl: Option<u8>,
+    /// FEAT_PMU (PMUv3), and its number of event counters (PMCR_EL0.N; RmiFeatureRegister0
+    /// PMU_NUM_CTRS, A3.1.5).
+    pub pmu_counters: Option<u8>,
 }
 
 /// A stage-2 fault: the IPA has no valid mapping for the access.

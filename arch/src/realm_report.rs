@@ -100,6 +100,27 @@
 //!   ICH_HCR_EL2.UIE set. [`Step::GicMisr`]: the host finds ICH_MISR_EL2.U in that exit's
 //!   gicv3_misr.
 //!
+//! - [`Step::SveMaxVl`] (a realm with SVE): the realm sets ZCR_EL1.LEN = 15: [2] the vector
+//!   length it gets in bits (the host checks it is the realm's sve_vl), [3] 1 if every Z, P
+//!   and FFR register read zero before the realm first wrote them, [4] the first byte of its
+//!   registers that changed over a REC exit ([`REQUEST_NOTHING`]), or u64::MAX.
+//!   [`Step::SveSmallerVl`]: the same at ZCR_EL1.LEN = 1 (256 bits): [2] the length, [3] as [4]
+//!   above. [`Step::SveIsolation`] ([`MODE_SVE_PEER`]): two one-REC realms with different
+//!   lengths run in turn on one CPU, each filling its registers with its own pattern and
+//!   checking them after each of 4 exits: [2] the length, [3] zero at first, [4] as above.
+//! - [`Step::PmuCounters`] (a realm with a PMU): [2] PMCR_EL0.N (the host checks its
+//!   pmu_num_ctrs), [3] the cycle counter and [4] event counter 0 (CPU_CYCLES) over 1000
+//!   loop iterations, [5] 1 if event
+//!   counter 0 did not go back over a REC exit. [`Step::PmuOverflow`]: event counter 0
+//!   overflows with its interrupt enabled; the REC exits due to IRQ with pmu_ovf_status
+//!   ACTIVE, the host masks the PMU's physical PPI and injects [`PMU_INTID`]: [2] the INTID the
+//!   realm acknowledged, [3] PMOVSSET_EL0 then, [4] PMOVSSET_EL0 after the realm cleared it.
+//! - [`Step::DebugCounts`]: [2] breakpoints and [3] watchpoints the realm's ID register
+//!   reports, [4] ESR_EL1 of its read of DBGBCR4_EL1 (UNDEFINED: it has four), [5]
+//!   DBGBVR1_EL1 after a REC exit (the realm wrote a marker). [`Step::DebugBreakpoint`]:
+//!   [2] ESR_EL1 (EC 0x31), [3] ELR_EL1, [4] the function the breakpoint was on.
+//!   [`Step::DebugWatchpoint`]: [2] ESR_EL1 (EC 0x35), [3] FAR_EL1, [4] the watched word.
+//!
 //! After [`IMM_DONE`] the realm calls PSCI_SYSTEM_OFF (REC exit due to PSCI with that FID);
 //! after an unexpected exception or a panic it reports the failure and does the same.
 //!
@@ -107,7 +128,9 @@
 //!
 //! REC 0 loops for ever on one exit: [`MODE_PERF`] RSI_HOST_CALL with `imm` [`IMM_PERF`];
 //! [`MODE_PERF_FP`] the same after writing d0 (so the RMM's lazy FP/SIMD path switches FP state
-//! on every round trip); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
+//! on every round trip); [`MODE_PERF_SVE`] the same with z0 (the lazy SVE path, in a realm
+//! with SVE); [`MODE_PERF_DEBUG`] empty host calls with a breakpoint set and MDSCR_EL1.MDE on
+//! (the debug registers switched on every round trip); [`MODE_PERF_MMIO`] a store to the emulated MMIO register (the host
 //! re-enters with RmiRecEnterFlags.emul_mmio); [`MODE_PERF_SGI`] a write to ICC_SGI1R_EL1,
 //! forwarded to the host. Each exit carries in gprs[0] (the host call's,
 //! or the stored value) how many counter ticks (CNTVCT_EL0) the realm itself spent between its
@@ -144,11 +167,20 @@ pub const MODE_PERF_FP: u64 = 0x9E50;
 pub const MODE_PERF_MMIO: u64 = 0x9E51;
 /// x0 at REC 0's entry: loop on ICC_SGI1R_EL1 writes.
 pub const MODE_PERF_SGI: u64 = 0x9E52;
+/// x0 at REC 0's entry: loop on a write to z0 (SVE) and an empty host call.
+pub const MODE_PERF_SVE: u64 = 0x9E53;
+/// x0 at REC 0's entry: loop on empty host calls with a breakpoint and MDSCR_EL1.MDE set.
+pub const MODE_PERF_DEBUG: u64 = 0x9E54;
+/// x0 at REC 0's entry: the SVE isolation mode (see [`Step::SveIsolation`]).
+pub const MODE_SVE_PEER: u64 = 0x5E7E;
 
 /// The EL1 virtual timer's PPI.
 pub const VTIMER_INTID: u64 = 27;
 /// The EL1 physical timer's PPI.
 pub const PTIMER_INTID: u64 = 30;
+/// The PMU's PPI (QEMU `virt`, Linux's device tree binding): the host injects it when a REC
+/// exit shows pmu_ovf_status ACTIVE.
+pub const PMU_INTID: u64 = 23;
 
 /// Host call `imm`: perf loop, nothing to do.
 pub const IMM_PERF: u16 = 0;
@@ -180,6 +212,8 @@ pub const FAIL: u64 = 1;
 pub const REQUEST_MMIO_VALUE: u64 = 1;
 /// Request: the attestation challenge, 8 doublewords.
 pub const REQUEST_CHALLENGE: u64 = 2;
+/// Request: nothing; the realm only wants a REC exit (its state must survive it).
+pub const REQUEST_NOTHING: u64 = 3;
 
 /// What the realm writes to the MMIO register.
 pub const MMIO_WRITE_VALUE: u64 = 0x5ea1_3a10_c0de_0001;
@@ -235,11 +269,19 @@ pub enum Step {
     Mops = 36,
     GicVmcr = 37,
     GicMisr = 38,
+    SveMaxVl = 39,
+    SveSmallerVl = 40,
+    SveIsolation = 41,
+    PmuCounters = 42,
+    PmuOverflow = 43,
+    DebugCounts = 44,
+    DebugBreakpoint = 45,
+    DebugWatchpoint = 46,
 }
 
 impl Step {
     /// Every step, in id order.
-    pub const ALL: [Step; 38] = [
+    pub const ALL: [Step; 46] = [
         Step::RsiVersion,
         Step::RsiFeatures,
         Step::RealmConfig,
@@ -278,6 +320,14 @@ impl Step {
         Step::Mops,
         Step::GicVmcr,
         Step::GicMisr,
+        Step::SveMaxVl,
+        Step::SveSmallerVl,
+        Step::SveIsolation,
+        Step::PmuCounters,
+        Step::PmuOverflow,
+        Step::DebugCounts,
+        Step::DebugBreakpoint,
+        Step::DebugWatchpoint,
     ];
 
     /// The step with id `id`.
@@ -326,6 +376,14 @@ impl Step {
             Step::Mops => "id_regs_mops_works",
             Step::GicVmcr => "gic_exit_vmcr",
             Step::GicMisr => "gic_exit_misr",
+            Step::SveMaxVl => "sve_max_vl",
+            Step::SveSmallerVl => "sve_smaller_vl",
+            Step::SveIsolation => "sve_isolation",
+            Step::PmuCounters => "pmu_counters",
+            Step::PmuOverflow => "pmu_overflow_irq",
+            Step::DebugCounts => "debug_counts_and_values",
+            Step::DebugBreakpoint => "debug_breakpoint",
+            Step::DebugWatchpoint => "debug_watchpoint",
         }
     }
 }

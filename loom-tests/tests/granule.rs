@@ -80,6 +80,8 @@ impl Platform for OneGranule {
             watchpoints: 2,
             gic_list_registers: 4,
             vmid_bits: 8,
+            sve_vl: None,
+            pmu_counters: None,
         }
     }
     fn id_registers(&self) -> &IdRegisters {

@@ -14,11 +14,23 @@ use std::path::PathBuf;
 pub const RMM_GOAL: u64 = 1000;
 
 /// The variants, in the order the test host runs them: id and description.
-const VARIANTS: [(&str, &str); 5] = [
+const VARIANTS: [(&str, &str); 8] = [
     ("host-call", "RSI_HOST_CALL, host re-enters at once"),
     (
         "host-call-fp",
         "the same, realm writes d0 first (lazy FP/SIMD switch)",
+    ),
+    (
+        "host-call-sve",
+        "the same, SVE realm (2048 bits) writes z0 first (lazy SVE switch)",
+    ),
+    (
+        "host-call-pmu",
+        "the same, realm with a PMU (6 counters switched)",
+    ),
+    (
+        "host-call-debug",
+        "the same, realm with a breakpoint set and MDSCR_EL1.MDE (debug registers switched)",
     ),
     ("host-call-lrs", "the same, 4 list registers pending"),
     (

@@ -30,7 +30,7 @@
 //! # Where the state lives
 //!
 //! Nothing on the RSI path allocates, and nothing survives on a CPU's stack between calls.
-//! Each REC has [`crate::rec::REC_AUX_COUNT`] = 4 auxiliary granules: aux\[0\] FP/SIMD state,
+//! Each REC has at least [`crate::rec::REC_AUX_COUNT`] = 4 auxiliary granules: aux\[0\] FP/SIMD state,
 //! aux\[1\] the *attestation scratch* (a saved [`AttestationOp`], [`OP_STATE_SIZE`] bytes,
 //! word 0 a magic that says an operation is in progress), aux\[2..4\] the *token buffer*
 //! ([`TOKEN_BUFFER_SIZE`] bytes, the whole token). View them with [`GranuleBytes`]:

@@ -45,13 +45,16 @@ impl Default for Config {
     }
 }
 
-/// The features of the simulated processor.
-const HOST_CPU: CpuFeatures = CpuFeatures {
+/// The features of the simulated processor: no SVE and no PMU for realms
+/// ([`Machine::with_cpu`] makes one with them).
+pub const HOST_CPU: CpuFeatures = CpuFeatures {
     pa_bits: 48,
     breakpoints: 6,
     watchpoints: 4,
     gic_list_registers: 16,
     vmid_bits: 16,
+    sve_vl: None,
+    pmu_counters: None,
 };
 
 /// The ID registers of the simulated processor: every field of the AArch64 feature registers
@@ -87,10 +90,19 @@ impl Machine {
     /// # Panics
     /// If `config` has no CPUs or its DRAM banks are empty, unaligned or overlapping.
     pub fn new(config: Config) -> Machine {
+        Self::with_cpu(config, HOST_CPU)
+    }
+
+    /// As [`Machine::new`], with a processor whose features are `features` (SVE and a PMU for
+    /// realms, other breakpoint counts...) instead of [`HOST_CPU`].
+    ///
+    /// # Panics
+    /// As [`Machine::new`].
+    pub fn with_cpu(config: Config, features: CpuFeatures) -> Machine {
         assert!(config.cpus > 0, "a machine needs at least one CPU");
         let platform = HostPlatform {
             memory: memory::PhysMemory::new(&config.dram),
-            features: HOST_CPU,
+            features,
             id_registers: host_id_registers(),
             tlbi: Default::default(),
             realm_model: Default::default(),

@@ -39,6 +39,7 @@
 //! | 94      | ICH_VMCR_EL2 at the last exit (the realm's virtual CPU interface) |
 //! | 256..   | the platform's own per-REC state ([`PLATFORM_WORDS`])   |
 
+pub mod debug;
 mod exit;
 pub mod id_registers;
 mod stage2;
@@ -59,8 +60,24 @@ use crate::platform::GranuleMemory;
 use crate::sync::Ordering;
 
 /// Number of auxiliary granules every REC takes (RMI_REC_AUX_COUNT, B3.36 RecAuxCount): FP/SIMD
-/// state, attestation scratch, and the CCA token buffer (two).
+/// state, attestation scratch, and the CCA token buffer (two). A REC of a realm with SVE takes
+/// [`SVE_AUX_COUNT`] more ([`aux_count`]).
 pub const REC_AUX_COUNT: usize = 4;
+/// Auxiliary granules a REC of a realm with SVE (A3.1.3) takes beyond [`REC_AUX_COUNT`]: aux\[4\]
+/// holds Z0-Z15 and aux\[5\] Z16-Z31 at up to 2048 bits (16 × 256 bytes each); P0-P15, FFR and
+/// ZCR_EL1 go in aux\[0\] after the FP/SIMD control registers.
+pub const SVE_AUX_COUNT: usize = 2;
+
+/// RecAuxCount (B3.36) for a realm with `features`: the same for every REC of the realm, for
+/// the realm's whole life (the features are fixed by REALM_CREATE).
+pub const fn aux_count(features: &crate::realm::RealmFeatures) -> usize {
+    if features.sve_vl.is_some() {
+        REC_AUX_COUNT + SVE_AUX_COUNT
+    } else {
+        REC_AUX_COUNT
+    }
+}
+const _: () = assert!(REC_AUX_COUNT + SVE_AUX_COUNT <= MAX_AUX);
 /// Most auxiliary granules a REC can have (B3.36).
 pub const MAX_AUX: usize = 16;
 /// Most RECs a realm can have: 2^MAX_RECS_ORDER - 1 (RMI_FEATURES).

@@ -33,6 +33,9 @@ pub struct VcpuContext {
     /// The timers whose hardware signal is masked while the realm runs: those asserted at the
     /// previous REC exit (A6.2).
     pub timer_mask: TimerOutputs,
+    /// Whether the realm's PMU had an overflow interrupt asserted when its run ended
+    /// (exit.pmu_ovf_status, A8.1): set by the platform for a realm with a PMU.
+    pub pmu_overflow: bool,
 }
 
 impl VcpuContext {

@@ -21,6 +21,12 @@ pub fn feature_register_0(cpu: &CpuFeatures) -> u64 {
     u64::from(cpu.pa_bits.min(MAX_IPA_BITS))
         | minus_one(cpu.breakpoints, 6) << 14
         | minus_one(cpu.watchpoints, 6) << 20
+        | cpu
+            .sve_vl
+            .map_or(0, |vl| 1 << 9 | (u64::from(vl) & 0xf) << 10)
+        | cpu
+            .pmu_counters
+            .map_or(0, |n| 1 << 26 | (u64::from(n) & 0x1f) << 27)
         | 1 << 32
         | 1 << 33
         | minus_one(cpu.gic_list_registers, 4) << 34

@@ -1,16 +1,16 @@
 //! RMI_REC_CREATE (spec B4.3.12), RMI_REC_DESTROY (B4.3.13), RMI_REC_AUX_COUNT (B4.3.11).
 
 use super::params::{aux_alias, aux_aligned, RecParams, Runnable};
-use super::{granule_at, lock_delegated, read_host_page, realm_tree, Outputs, RmiError};
+use super::{granule_at, lock_delegated, read_host_page, Outputs, RmiError};
 use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::{rim_extend_rec, HashAlgorithm, Measurement};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
-use crate::rec::{Rec, RecInit, MAX_AUX, MAX_RECS, REC_AUX_COUNT};
+use crate::rec::{aux_count as rec_aux_count, Rec, RecInit, MAX_AUX, MAX_RECS};
 use crate::Rmm;
 
 /// RMI_REC_CREATE: x1 rd, x2 rec, x3 params_ptr. `rec` becomes a REC of the realm with the
-/// host's RmiRecParams, its REC_AUX_COUNT auxiliary granules REC_AUX; a runnable REC extends
+/// host's RmiRecParams, its RecAuxCount (B3.36) auxiliary granules REC_AUX; a runnable REC extends
 /// the RIM (B4.3.12.4).
 ///
 /// Failure conditions: `params_align`, `params_bound`, `params_pas`, `rec_align`, `rec_bound`,
@@ -36,7 +36,7 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
         return Err(RmiError::INPUT); // mpidr_index
     }
     let aux = match params.aux_used() {
-        Some(aux) if aux.len() == REC_AUX_COUNT => aux,
+        Some(aux) if aux.len() == rec_aux_count(&realm.features()) => aux,
         _ => return Err(RmiError::INPUT), // num_aux
     };
     if !aux_aligned(aux) {
@@ -151,7 +151,13 @@ pub(super) fn aux_count<P: Platform>(
     rd: u64,
     out: &mut Outputs,
 ) -> Result<(), RmiError> {
-    realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
-    out[0] = REC_AUX_COUNT as u64;
+    granule_at(rmm, rd)?; // rd_align, rd_bound
+                          // The RD cannot be destroyed and reused while this walk is announced: its features, fixed
+                          // by REALM_CREATE, are read under the announcement.
+    let _announced = rmm.cpu(cpu).announce_walk(rd);
+    if !rmm.realm_is_alive(rd) {
+        return Err(RmiError::INPUT); // rd_state
+    }
+    out[0] = rec_aux_count(&Rd::new(rmm.platform().granule(rd)).features()) as u64;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! RMI_REC_ENTER (spec B4.3.14): run a REC until it exits to the host (spec A4).
 
 use super::params::{
-    EmulatedMmio, InjectSea, RecEnter, RecExit, RecExitReason, RmiResponse, Trap, REC_EXIT_OFFSET,
+    EmulatedMmio, InjectSea, PmuOverflowStatus, RecEnter, RecExit, RecExitReason, RmiResponse,
+    Trap, REC_EXIT_OFFSET,
 };
 use super::{granule_at, tree_of, RmiError};
 use crate::granule::GranuleState;
@@ -151,6 +152,12 @@ pub(super) fn enter<P: Platform>(
     exit.gicv3_misr = vcpu.gic_misr;
     exit.gicv3_vmcr = vcpu.gic_vmcr;
     vcpu.timers.report(&mut exit); // A6.2: on every exit
+                                   // A8.1: the realm's PMU overflow status at the time of the exit.
+    exit.pmu_ovf_status = if vcpu.pmu_overflow {
+        PmuOverflowStatus::Active
+    } else {
+        PmuOverflowStatus::NotActive
+    };
     let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
     let reported = exit
         .write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))

@@ -81,14 +81,42 @@ take_stack:
     ret
     .ltorg
 
-    // Every exception: x0 = the vector's offset, then Rust (exceptions.rs), which reports it.
+    // Every exception: x0 = the vector's offset, then Rust (exceptions.rs), which reports it
+    // and ends the realm, or, for an exception a step expects, returns: then the registers
+    // come back and the realm resumes at ELR_EL1.
     .balign 2048
 realm_vectors:
     .irp offset, 0x000, 0x080, 0x100, 0x180, 0x200, 0x280, 0x300, 0x380, 0x400, 0x480, 0x500, 0x580, 0x600, 0x680, 0x700, 0x780
     .balign 0x80
+    sub     sp, sp, #256
+    stp     x0, x1, [sp]
     mov     x0, #\offset
-    b       realm_exception
+    b       realm_exception_entry
     .endr
+
+realm_exception_entry:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x30, [sp, #144]
+    bl      realm_exception
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x30, [sp, #144]
+    ldp     x0, x1, [sp]
+    add     sp, sp, #256
+    eret
 "#,
     sctlr = const SCTLR_EL1_RES1,
     max_recs = const MAX_RECS,

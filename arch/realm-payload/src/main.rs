@@ -35,11 +35,19 @@ mod steps;
 #[no_mangle]
 extern "C" fn primary_main(mode: u64, ipa_width: u64, hash_algo: u64, recs: u64) -> ! {
     use rmm_arch::realm_report::{
-        MAX_RECS, MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI,
+        MAX_RECS, MODE_PERF, MODE_PERF_DEBUG, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI,
+        MODE_PERF_SVE, MODE_SVE_PEER,
     };
     match mode {
         MODE_PERF => perf::run(perf::Exit::HostCall),
         MODE_PERF_FP => perf::run(perf::Exit::FpHostCall),
+        MODE_PERF_SVE => perf::run(perf::Exit::SveHostCall),
+        MODE_PERF_DEBUG => perf::run(perf::Exit::DebugHostCall),
+        MODE_SVE_PEER => {
+            steps::sve::isolation();
+            report::done();
+            report::end()
+        }
         MODE_PERF_MMIO => perf::run(perf::Exit::Mmio),
         MODE_PERF_SGI => perf::run(perf::Exit::Sgi),
         _ => {

@@ -18,25 +18,43 @@ pub enum Exit {
     /// A write to d0, which traps to the RMM's lazy FP/SIMD switch on every entry, then
     /// RSI_HOST_CALL.
     FpHostCall,
+    /// A write to z0 (SVE, in a realm with SVE), which traps to the RMM's lazy SVE switch on
+    /// every entry, then RSI_HOST_CALL.
+    SveHostCall,
+    /// RSI_HOST_CALL with a breakpoint set and MDSCR_EL1.MDE on (PSTATE.D masked, so it never
+    /// fires): the RMM switches the debug registers on every round trip.
+    DebugHostCall,
     /// A store to the emulated MMIO register.
     Mmio,
     /// A write to ICC_SGI1R_EL1, forwarded to the host.
     Sgi,
 }
 
+/// `timed_host_call`'s `touch`: write d0 (FP/SIMD) or z0 (SVE) first.
+const TOUCH_FP: u64 = 1;
+const TOUCH_SVE: u64 = 2;
+
 /// Runs the loop.
 pub fn run(exit: Exit) -> ! {
-    if let Exit::FpHostCall = exit {
+    if let Exit::FpHostCall | Exit::SveHostCall = exit {
         enable_fp();
+    }
+    if let Exit::DebugHostCall = exit {
+        arm_breakpoint();
     }
     let page = report::prepared_host_call(IMM_PERF);
     let mut own = 0u64;
     let mut back = counter();
     loop {
         let (before, after) = match exit {
-            Exit::HostCall | Exit::FpHostCall => {
+            Exit::HostCall | Exit::FpHostCall | Exit::SveHostCall | Exit::DebugHostCall => {
                 page.words[1].store(own, core::sync::atomic::Ordering::Relaxed);
-                timed_host_call(page.ipa(), matches!(exit, Exit::FpHostCall))
+                let touch = match exit {
+                    Exit::FpHostCall => TOUCH_FP,
+                    Exit::SveHostCall => TOUCH_SVE,
+                    _ => 0,
+                };
+                timed_host_call(page.ipa(), touch)
             }
             Exit::Mmio => timed_mmio_store(UNPROTECTED_BASE + MMIO_OFFSET, own),
             Exit::Sgi => timed_sgi_write(own),
@@ -46,19 +64,34 @@ pub fn run(exit: Exit) -> ! {
     }
 }
 
+/// Breakpoint 0 on address 0 (the image's first instruction, never run again), enabled, and
+/// MDSCR_EL1.MDE and KDE set: the realm's debug registers are live (`rmm::rec::debug`). The
+/// realm keeps PSTATE.D masked, so no debug exception is taken.
+fn arm_breakpoint() {
+    // SAFETY: the realm's own debug registers; PSTATE.D is masked (reset state), so the
+    // breakpoint raises no exception.
+    unsafe {
+        rmm_arch::write_sysreg!("dbgbvr0_el1", 0);
+        rmm_arch::write_sysreg!("dbgbcr0_el1", 0xf << 5 | 0b11 << 1 | 1);
+        rmm_arch::write_sysreg!("mdscr_el1", 1 << 15 | 1 << 13);
+    }
+    rmm_arch::isb!();
+}
+
 /// CNTVCT_EL0, after an ISB.
 fn counter() -> u64 {
     rmm_arch::isb!();
     rmm_arch::read_sysreg!("cntvct_el0")
 }
 
-/// Sets CPACR_EL1.FPEN: FP/SIMD does not trap to EL1.
+/// Sets CPACR_EL1.FPEN and ZEN: FP/SIMD and SVE do not trap to EL1.
 fn enable_fp() {
     // SAFETY: CPACR_EL1 only controls EL1/EL0 FP traps; no memory is touched.
     unsafe {
         core::arch::asm!(
             "mrs {t}, cpacr_el1",
             "orr {t}, {t}, #(3 << 20)",
+            "orr {t}, {t}, #(3 << 16)",
             "msr cpacr_el1, {t}",
             "isb",
             t = out(reg) _,
@@ -67,9 +100,9 @@ fn enable_fp() {
     }
 }
 
-/// RSI_HOST_CALL(`page`), after writing d0 if `touch_fp`; returns the counter just before and
+/// RSI_HOST_CALL(`page`), after writing d0 or z0 as `touch` says; returns the counter just before and
 /// just after.
-fn timed_host_call(page: u64, touch_fp: bool) -> (u64, u64) {
+fn timed_host_call(page: u64, touch: u64) -> (u64, u64) {
     let (before, after): (u64, u64);
     // SAFETY: `smc #0` traps to the RMM, which exits to the host and returns to the next
     // instruction with at most x0..x17 changed (SMCCC; declared). It writes the host-call page,
@@ -81,15 +114,20 @@ fn timed_host_call(page: u64, touch_fp: bool) -> (u64, u64) {
             ".arch_extension fp",
             "isb",
             "mrs {before}, cntvct_el0",
+            ".arch_extension sve",
             "cbz {fp}, 1f",
+            "tbnz {fp}, #1, 2f",
             "fmov d0, {before}",
+            "b 1f",
+            "2:",
+            "dup z0.d, {before}",
             "1:",
             "smc #0",
             "isb",
             "mrs {after}, cntvct_el0",
             before = out(reg) before,
             after = out(reg) after,
-            fp = in(reg) u64::from(touch_fp),
+            fp = in(reg) touch,
             inout("x0") HOST_CALL => _,
             inout("x1") page => _,
             out("x2") _, out("x3") _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,

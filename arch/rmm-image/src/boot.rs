@@ -13,7 +13,7 @@ use crate::boot_cell::BootCell;
 use crate::console::Level::{Info, Warn};
 use crate::exceptions::halt;
 use crate::platform::Aarch64;
-use crate::{attestation, console, cpus, debug, el2, error, fp, heap, mmu, sve};
+use crate::{attestation, console, cpus, debug, el2, error, fp, heap, mmu, pmu, sve};
 use alloc::vec::Vec;
 use rmm::platform::CpuFeatures;
 use rmm::rmi::{InterfaceVersion, RMI_REVISIONS};
@@ -102,7 +102,9 @@ fn cold_boot(regs: [u64; 4]) -> ! {
         fail(BootError::Unknown)
     });
     let vector_bits = sve::init(args.num_cpus).unwrap_or_else(|()| fail(BootError::Unknown));
-    if fp::init(args.num_cpus).is_err() || cpus::alloc_stacks(args.num_cpus).is_err() {
+    let cpus = args.num_cpus;
+    let slots = [fp::init(cpus), pmu::init(cpus), debug::init(cpus)];
+    if slots.iter().any(Result::is_err) || cpus::alloc_stacks(cpus).is_err() {
         fail(BootError::Unknown);
     }
     let token_len = attestation::fetch(args.shared_buf_pa).map(|identity| {

@@ -4,7 +4,8 @@
 //! - its stack, [`STACK_SIZE`] (64 KiB; measured with painted stacks on QEMU: 33 KiB on a
 //!   CPU that signs a realm token with P-384, 13 KiB for the other RMI and RSI paths);
 //! - the Normal world's SVE save area (`crate::sve`: 8.6 KiB with 2048-bit vectors, none
-//!   without SVE or SME) and FP/SIMD slot (`crate::fp`, 528 bytes);
+//!   without SVE or SME), FP/SIMD slot (`crate::fp`, 528 bytes), PMU slot (`crate::pmu`) and
+//!   debug slot (`crate::debug`, 512 bytes) ([`Slots`]);
 //! - the core's per-CPU state (`rmm::percpu::PerCpu`, one 128-byte cache line).
 //!
 //! About 74 KiB on QEMU `-cpu max`; 512 CPUs take 37 MiB, which TF-A's 24 MiB region for the
@@ -13,8 +14,10 @@
 //! E_RMM_BOOT_CPUS_OUT_OF_RANGE, before anything is allocated. The cold-boot CPU keeps the
 //! static boot stack (entry.rs); its slot in the heap's stacks stays unused.
 
-use crate::{error, fp, heap, sve};
-use alloc::alloc::{alloc, Layout};
+use crate::boot_cell::BootCell;
+use crate::{debug, error, fp, heap, pmu, sve};
+use alloc::alloc::{alloc, alloc_zeroed, Layout};
+use core::marker::PhantomData;
 use rmm_arch::boot::{self, BootError};
 
 /// log2 of [`STACK_SIZE`].
@@ -44,7 +47,8 @@ pub fn bytes_per_cpu() -> Result<u64, ()> {
     let sve = sve::bytes_per_cpu()?;
     // The core keeps each CPU's state in its own 128-byte `CachePadded` line on aarch64.
     let core = core::mem::size_of::<rmm::percpu::PerCpu>().next_multiple_of(128);
-    Ok((STACK_SIZE + sve + fp::BYTES_PER_CPU + core) as u64)
+    let saved = fp::BYTES_PER_CPU + pmu::BYTES_PER_CPU + debug::BYTES_PER_CPU;
+    Ok((STACK_SIZE + sve + saved + core) as u64)
 }
 
 /// Checks that `cpus` CPUs fit the heap beside the granule table of `dram` (banks, base and
@@ -96,4 +100,50 @@ pub fn alloc_stacks(cpus: usize) -> Result<(), ()> {
         core::arch::asm!("dc cvac, {}", "dsb sy", in(reg) stacks as u64, options(nostack));
     }
     Ok(())
+}
+
+/// One `T` per CPU in the heap, zeroed, allocated at cold boot ([`Slots::init`]): the Normal
+/// world's registers a realm run displaces (FP/SIMD, PMU, debug). CPU n uses only slot n.
+pub struct Slots<T> {
+    /// Base address and count, set once by [`Slots::init`].
+    at: BootCell<(u64, usize)>,
+    _slot: PhantomData<T>,
+}
+
+// SAFETY: the slots are reached only through `get`, whose callers use their own CPU's slot;
+// the base and count are a BootCell's.
+unsafe impl<T> Sync for Slots<T> {}
+
+impl<T> Slots<T> {
+    /// No slots yet.
+    pub const fn new() -> Self {
+        Self {
+            at: BootCell::new((0, 0)),
+            _slot: PhantomData,
+        }
+    }
+
+    /// Heap bytes [`Slots::init`] takes per CPU.
+    pub const BYTES_PER_CPU: usize = core::mem::size_of::<T>();
+
+    /// Cold boot, CPU 0: allocates `cpus` zeroed slots; Err if the heap cannot hold them.
+    pub fn init(&self, cpus: usize) -> Result<(), ()> {
+        let layout = Layout::array::<T>(cpus.max(1)).map_err(|_| ())?;
+        // SAFETY: the layout has a non-zero size (T is not zero-sized: every user's is an
+        // array of registers).
+        let slots = unsafe { alloc_zeroed(layout) };
+        if slots.is_null() {
+            return Err(());
+        }
+        // SAFETY: CPU 0 at cold boot, before any reader (BootCell's contract).
+        unsafe { *self.at.get_mut() = (slots as u64, cpus) };
+        Ok(())
+    }
+
+    /// CPU `cpu`'s slot. Only CPU `cpu` may use it, and never through two live references.
+    pub fn get(&self, cpu: usize) -> *mut T {
+        let (base, count) = *self.at.get();
+        assert!(cpu < count, "no per-CPU slot for CPU {cpu}");
+        (base as usize + cpu * Self::BYTES_PER_CPU) as *mut T
+    }
 }

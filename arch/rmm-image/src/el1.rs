@@ -71,6 +71,9 @@ el1_registers!(
     "far_el1",
 );
 
+/// Position of MDSCR_EL1 in [`El1State`].
+pub const MDSCR: usize = 18;
+
 /// Positions in [`El1State`] of the registers the core manages in
 /// [`rmm::rec::El1Exception`].
 pub const VBAR: usize = COUNT - 5;

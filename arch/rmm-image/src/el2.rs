@@ -5,8 +5,12 @@
 //! - CPTR_EL2: FP/SIMD, SVE, SME, trace and AMU trapped ([`crate::fp`]).
 //! - ICC_SRE_EL2: the GIC system-register interface for EL2 and EL1.
 //! - MDCR_EL2: the PMU (TPM, TPMCR), SPE (TPMS, E2PB = 0), trace filtering (TTRF) and the
-//!   trace buffer (E2TB = 0) trapped: a realm has none of them (A3.1.5, A3.1.7, A3.1.8; its
-//!   ID registers say so). HPMN keeps its reset value.
+//!   trace buffer (E2TB = 0) trapped: a realm has none of them (A3.1.7, A3.1.8; its ID
+//!   registers say so), nor a PMU unless created with one (A3.1.5: the world switch then
+//!   lifts TPM and TPMCR and sets HPMN for the run, `crate::pmu`). HPMN keeps its reset value.
+//!   The debug registers (TDA, TDOSA, TDRA) trapped: the RMM emulates the realm's accesses
+//!   against its REC (A3.1.4, `rmm::rec::debug`), so that the Normal world's breakpoints and
+//!   watchpoints are neither read nor changed by a realm.
 //! - HCRX_EL2, where FEAT_HCX exists: MSCEn where FEAT_MOPS exists, so that the memory copy
 //!   and set instructions the realm's ID_AA64ISAR2_EL1 advertises work at EL1 and EL0.
 
@@ -16,8 +20,8 @@ use rmm_arch::{read_sysreg, write_sysreg};
 
 /// HCR_EL2.RW: EL1 is AArch64.
 pub const HCR_RW: u64 = 1 << 31;
-/// MDCR_EL2: TPMCR (5), TPM (6), TPMS (14), TTRF (19).
-const MDCR_TRAPS: u64 = 1 << 5 | 1 << 6 | 1 << 14 | 1 << 19;
+/// MDCR_EL2: TPMCR (5), TPM (6), TDA (9), TDOSA (10), TDRA (11), TPMS (14), TTRF (19).
+const MDCR_TRAPS: u64 = 1 << 5 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 14 | 1 << 19;
 /// MDCR_EL2.HPMN (4:0).
 const MDCR_HPMN: u64 = 0x1f;
 /// HCRX_EL2.MSCEn.

@@ -9,9 +9,8 @@
 //! FP/SIMD costs nothing. The RMM itself never uses these registers (softfloat build); only the
 //! routines below and in `crate::sve` touch them, with the traps lifted.
 
-use crate::boot_cell::BootCell;
+use crate::cpus::Slots;
 use crate::sve;
-use alloc::alloc::{alloc_zeroed, Layout};
 
 /// CPTR_EL2 (E2H = 0): RES1 bits, and the traps never lifted: trace registers (TTA) and the
 /// activity monitors (TAM; A3.1.6: no AMU for realms).
@@ -105,30 +104,19 @@ unsafe extern "C" {
     fn rmm_fp_restore(from: *const FpState);
 }
 
-/// The Normal world's FP/SIMD registers while a realm owns them: one [`FpState`] per CPU, on
-/// the heap ([`init`]); CPU `n` touches only slot `n`.
-static NS_FP: BootCell<(u64, usize)> = BootCell::new((0, 0));
+/// The Normal world's FP/SIMD registers on each CPU while a realm's are loaded there.
+static NS_FP: Slots<FpState> = Slots::new();
 
 /// Heap bytes [`init`] takes per CPU.
-pub const BYTES_PER_CPU: usize = core::mem::size_of::<FpState>();
+pub const BYTES_PER_CPU: usize = Slots::<FpState>::BYTES_PER_CPU;
 
 /// Cold boot, CPU 0: allocates the save slots of `cpus` CPUs; Err if the heap is too small.
 pub fn init(cpus: usize) -> Result<(), ()> {
-    let layout = Layout::array::<FpState>(cpus.max(1)).map_err(|_| ())?;
-    // SAFETY: the layout has a non-zero size.
-    let slots = unsafe { alloc_zeroed(layout) };
-    if slots.is_null() {
-        return Err(());
-    }
-    // SAFETY: CPU 0 at cold boot, before any reader (BootCell's contract).
-    unsafe { *NS_FP.get_mut() = (slots as u64, cpus) };
-    Ok(())
+    NS_FP.init(cpus)
 }
 
 fn ns_slot(cpu: usize) -> *mut FpState {
-    let (base, count) = *NS_FP.get();
-    assert!(cpu < count, "no FP save slot for CPU {cpu}");
-    (base + (cpu * BYTES_PER_CPU) as u64) as *mut FpState
+    NS_FP.get(cpu)
 }
 
 /// Gives the FP/SIMD registers to the realm: saves the Normal world's on CPU `cpu`, loads the

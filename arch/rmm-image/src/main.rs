@@ -17,6 +17,8 @@ mod console;
 #[cfg(target_os = "none")]
 mod cpus;
 #[cfg(target_os = "none")]
+mod debug;
+#[cfg(target_os = "none")]
 mod el1;
 #[cfg(target_os = "none")]
 mod el2;
@@ -38,6 +40,8 @@ mod mmu;
 mod nscopy;
 #[cfg(target_os = "none")]
 mod platform;
+#[cfg(target_os = "none")]
+mod pmu;
 #[cfg(target_os = "none")]
 mod sve;
 #[cfg(target_os = "none")]

@@ -47,6 +47,9 @@ impl Aarch64 {
                 watchpoints: ((dfr0 >> 20) & 0xf) as u8 + 1,
                 gic_list_registers: list_registers as u8,
                 vmid_bits: if vmid16 { 16 } else { 8 },
+                // Known after `crate::sve::init`: see `cpu_features`.
+                sve_vl: None,
+                pmu_counters: crate::pmu::counters(dfr0),
             },
             id_registers: IdRegisters(rmm_arch::sysreg::read_id_space()),
             list_registers,
@@ -158,7 +161,10 @@ impl Platform for Aarch64 {
     }
 
     fn cpu_features(&self) -> CpuFeatures {
-        self.features
+        CpuFeatures {
+            sve_vl: crate::sve::realm_max_len(),
+            ..self.features
+        }
     }
 
     fn id_registers(&self) -> &IdRegisters {

@@ -331,3 +331,142 @@ pub unsafe fn restore_ns(cpu: usize) -> bool {
     }
     true
 }
+
+// A realm's SVE state (RMM spec A3.1.3) at its own vector length VL (ZCR_EL2.LEN = sve_vl while
+// it is loaded): Z0..Z15 at x0, Z16..Z31 at x1 (16 VL each, one aux granule each at VL = 256
+// bytes), P0..P15 at x2 (16 VL/8), then FFR.
+core::arch::global_asm!(
+    r#"
+    .arch_extension sve
+    .section .text.sve, "ax"
+    .global rmm_sve_realm_save
+rmm_sve_realm_save:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    str     z\n, [x0, #\n, mul vl]
+    .endr
+    .irp n, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    str     z\n, [x1]
+    addvl   x1, x1, #1
+    .endr
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    str     p\n, [x2, #\n, mul vl]
+    .endr
+    rdffr   p0.b
+    str     p0, [x2, #16, mul vl]
+    ret
+
+    .global rmm_sve_realm_restore
+rmm_sve_realm_restore:
+    ldr     p0, [x2, #16, mul vl]
+    wrffr   p0.b
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    ldr     p\n, [x2, #\n, mul vl]
+    .endr
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    ldr     z\n, [x0, #\n, mul vl]
+    .endr
+    .irp n, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    ldr     z\n, [x1]
+    addvl   x1, x1, #1
+    .endr
+    ret
+"#
+);
+
+unsafe extern "C" {
+    fn rmm_sve_realm_save(z_lo: u64, z_hi: u64, p: u64);
+    fn rmm_sve_realm_restore(z_lo: u64, z_hi: u64, p: u64);
+}
+
+/// The longest vector length a realm can get, as ZCR_EL2.LEN (RmiFeatureRegister0.SVE_VL):
+/// the longest non-streaming one the CPUs gave at boot. None without FEAT_SVE.
+pub fn realm_max_len() -> Option<u8> {
+    VECTORS.get().as_ref()?.zcr_len.map(|len| len as u8)
+}
+
+/// Where a REC of an SVE realm keeps its vector state: aux\[0\] starts with FPSR, FPCR,
+/// ZCR_EL1 and a word that is non-zero once the state was saved, then P0-P15 and FFR at byte
+/// [`HEADER`]; aux\[4\] holds Z0-Z15, aux\[5\] Z16-Z31 (`rmm::rec::SVE_AUX_COUNT`).
+#[derive(Clone, Copy)]
+pub struct RealmSve {
+    /// The aux granules: control and predicates, Z0-Z15, Z16-Z31.
+    pub aux: [u64; 3],
+    /// The realm's vector length, as ZCR_EL2.LEN.
+    pub len: u8,
+}
+
+/// Words of aux\[0\] of an SVE realm's REC.
+const R_FPSR: usize = 0;
+const R_FPCR: usize = 1;
+const R_ZCR: usize = 2;
+const R_SAVED: usize = 3;
+/// The Normal world's ZCR_EL1, in this CPU's save area, while a realm has the registers.
+const NS_ZCR_EL1: usize = 4;
+const _: () = assert!(NS_ZCR_EL1 * 8 < HEADER);
+
+/// Gives the SVE registers to an SVE realm on CPU `cpu`: saves the Normal world's (as
+/// [`save_ns`], and its ZCR_EL1), sets ZCR_EL2.LEN to the realm's length and loads the REC's
+/// Z, P, FFR, FPSR, FPCR and ZCR_EL1 (zeros, and ZCR_EL1 = the realm's length, the first
+/// time). Leaves FP/SIMD and SVE untrapped, SME trapped.
+///
+/// # Safety
+/// `realm.aux` are the aux granules of the REC this CPU has claimed (identity-mapped, Realm
+/// PAS); no realm state is loaded on this CPU.
+pub unsafe fn switch_to_realm(cpu: usize, realm: RealmSve) -> bool {
+    let (Some(v), Some(area)) = (VECTORS.get().as_ref(), area(cpu)) else {
+        return false;
+    };
+    if v.zcr_len.is_none() {
+        return false;
+    }
+    set_cptr(v.cptr_open);
+    let [ctl, z_lo, z_hi] = realm.aux;
+    // SAFETY: the area is this CPU's and the aux granules the claimed REC's (caller); the
+    // realm's length is at most the longest (RMI_FEATURES, checked by REALM_CREATE), so 16 of
+    // its vectors fit a granule; SVE is untrapped.
+    unsafe {
+        save_ns(cpu);
+        *word(area, NS_ZCR_EL1) = read_sysreg!("s3_0_c1_c2_0");
+        write_sysreg!("s3_4_c1_c2_0", u64::from(realm.len));
+        core::arch::asm!("isb", options(nostack));
+        rmm_sve_realm_restore(z_lo, z_hi, ctl + HEADER as u64);
+        let saved = *word(ctl, R_SAVED) != 0;
+        write_sysreg!("s3_3_c4_c4_1", *word(ctl, R_FPSR));
+        write_sysreg!("s3_3_c4_c4_0", *word(ctl, R_FPCR));
+        let zcr = if saved {
+            *word(ctl, R_ZCR)
+        } else {
+            u64::from(realm.len)
+        };
+        write_sysreg!("s3_0_c1_c2_0", zcr);
+    }
+    set_cptr(CPTR_TRAP_ALL & !CPTR_TFP & !CPTR_TZ);
+    true
+}
+
+/// Takes the SVE registers back from the realm: saves its state to the REC's aux granules and
+/// restores the Normal world's ([`restore_ns`], ZCR_EL1). Leaves everything trapped.
+///
+/// # Safety
+/// As [`switch_to_realm`], which returned true earlier in this REC run.
+pub unsafe fn switch_to_ns(cpu: usize, realm: RealmSve) {
+    let (Some(v), Some(area)) = (VECTORS.get().as_ref(), area(cpu)) else {
+        return;
+    };
+    set_cptr(v.cptr_open);
+    let [ctl, z_lo, z_hi] = realm.aux;
+    // SAFETY: as in `switch_to_realm`; ZCR_EL2.LEN is still the realm's, so the state is saved
+    // at its length, then set back to the longest for `restore_ns`.
+    unsafe {
+        rmm_sve_realm_save(z_lo, z_hi, ctl + HEADER as u64);
+        *word(ctl, R_FPSR) = read_sysreg!("s3_3_c4_c4_1");
+        *word(ctl, R_FPCR) = read_sysreg!("s3_3_c4_c4_0");
+        *word(ctl, R_ZCR) = read_sysreg!("s3_0_c1_c2_0");
+        *word(ctl, R_SAVED) = 1;
+        write_sysreg!("s3_0_c1_c2_0", *word(area, NS_ZCR_EL1));
+        write_sysreg!("s3_4_c1_c2_0", v.zcr_len.unwrap_or(LEN));
+        core::arch::asm!("isb", options(nostack));
+        restore_ns(cpu);
+    }
+    set_cptr(CPTR_TRAP_ALL);
+}

@@ -4,16 +4,29 @@
 //! the RMM).
 //!
 //! Per-REC state the core does not keep lives in the REC granule's platform words
-//! ([`rmm::rec::PLATFORM_WORDS`]): a started flag, the realm's EL1 registers and the
+//! ([`rmm::rec::PLATFORM_WORDS`]): a started flag, the realm's EL1 registers, the
 //! active-priority registers (the core keeps the EL1 timers, [`crate::timer`], and
-//! ICH_VMCR_EL2). The REC is
-//! claimed by this CPU for the whole run, so plain (Relaxed) accesses to them are ordered by
-//! the claim.
+//! ICH_VMCR_EL2), the PMU registers of a realm with a PMU ([`crate::pmu`]) and the debug
+//! registers ([`crate::debug`]). FP/SIMD and SVE state is in the REC's aux granules
+//! ([`crate::fp`], [`crate::sve`]). The REC is claimed by this CPU for the whole run, so plain
+//! (Relaxed) accesses to them are ordered by the claim.
+//!
+//! What each feature adds to a round trip (RMM instructions on QEMU, `scripts/perf`): FP/SIMD
+//! and SVE are switched on the realm's first use in a run (CPTR_EL2.TFP, TZ), so a run that
+//! does not use them pays nothing (FP/SIMD 579, SVE at 2048 bits 785 when it does); the PMU is
+//! switched on every round trip of a realm created with one (`pmu_en`: 898 with 6 counters),
+//! and costs nothing otherwise; the debug registers are switched only while the realm's
+//! MDSCR_EL1.MDE is set (677), and otherwise cost the test of one word.
 
+use crate::debug;
 use crate::el1::{self, El1State};
 use crate::platform::Aarch64;
+use crate::pmu;
+use crate::sve::{self, RealmSve};
 use crate::{fp, gic, timer};
 use rmm::platform::{GranuleMemory, RealmMemory};
+use rmm::realm::{Rd, RealmFeatures};
+use rmm::rec::debug::{self as rec_debug, Effect};
 use rmm::rec::{RealmTrap, Rec, Timers, VcpuContext, PLATFORM_WORDS};
 use rmm::sync::Ordering;
 use rmm::Platform;
@@ -22,7 +35,9 @@ use rmm_arch::{read_sysreg, write_sysreg};
 const STARTED: usize = PLATFORM_WORDS.start;
 const EL1: usize = STARTED + 1;
 const APR: usize = EL1 + el1::COUNT;
-const _: () = assert!(APR + 2 <= PLATFORM_WORDS.end);
+const PMU: usize = APR + 2;
+const DEBUG: usize = PMU + pmu::WORDS;
+const _: () = assert!(DEBUG + rec_debug::WORDS <= PLATFORM_WORDS.end);
 
 /// HCR_EL2 while a realm runs: stage 2 on (VM) with forced write-back (FWB), physical
 /// interrupts and SErrors to EL2 (IMO, FMO, AMO), SMC trapped (TSC: it is the realm's RSI
@@ -50,8 +65,9 @@ const HCR_REALM: u64 = (1 << 0)
     | (1 << 46);
 const HCR_TWI: u64 = 1 << 13;
 const HCR_TWE: u64 = 1 << 14;
-/// ESR_EL2.EC of a trapped FP/SIMD access.
+/// ESR_EL2.EC of a trapped FP/SIMD access, and of a trapped SVE access.
 const EC_FP: u64 = 0x07;
+const EC_SVE: u64 = 0x19;
 /// ICH_HCR_EL2.En: the virtual CPU interface is on while the realm runs.
 const ICH_HCR_EN: u64 = 1;
 
@@ -231,8 +247,7 @@ pub fn run(
         pc: vcpu.pc,
         pstate: vcpu.pstate,
     };
-    let fp_aux = Rec::new(words).aux().next();
-    let mut realm_fp = false;
+    let mut extras = Extras::enter(platform, cpu, words, realm.0[el1::MDSCR]);
     let trap = loop {
         // SAFETY: `regs` is valid for the call; the realm runs at EL1 under the stage 2 set
         // above, which maps only its own granules and the host's shared pages, so it cannot
@@ -250,19 +265,14 @@ pub fn run(
                 esr: read_sysreg!("esr_el2"),
             },
         };
-        match (trap, fp_aux) {
-            (RealmTrap::Sync { esr, .. }, Some(aux)) if esr >> 26 == EC_FP && !realm_fp => {
-                // SAFETY: `aux` is this claimed REC's FP aux granule.
-                unsafe { fp::switch_to_realm(cpu, aux) };
-                realm_fp = true;
-            }
-            _ => break trap,
+        let RealmTrap::Sync { esr, .. } = trap else {
+            break trap;
+        };
+        if !extras.handled(cpu, words, esr, &mut regs) {
+            break trap;
         }
     };
-    if let (true, Some(aux)) = (realm_fp, fp_aux) {
-        // SAFETY: as above.
-        unsafe { fp::switch_to_ns(cpu, aux) };
-    }
+    extras.leave(cpu, words, vcpu);
     vcpu.gprs = regs.x;
     vcpu.pc = regs.pc;
     vcpu.pstate = regs.pstate;
@@ -304,4 +314,178 @@ pub fn run(
         gic::set_lr(n, lr);
     }
     trap
+}
+
+/// What a run adds for the realm's features (A3.1.3 to A3.1.5): the lazy FP/SIMD or SVE
+/// switch, the PMU of a realm with one, the debug registers while the realm debugs.
+struct Extras {
+    features: RealmFeatures,
+    /// The realm has the FP/SIMD (and SVE) registers: saved at the end of the run.
+    fp: bool,
+    /// The RMM's MDCR_EL2, for a realm with a PMU: the Normal world's PMU is saved
+    /// (`pmu::save_ns`).
+    ns_pmu: Option<u64>,
+    /// The Normal world's debug registers, while the realm's are loaded.
+    ns_debug: bool,
+}
+
+impl Extras {
+    /// Loads what the realm must have from the start: its PMU and, if it debugs, its
+    /// breakpoints and watchpoints (`mdscr` is its MDSCR_EL1).
+    fn enter(platform: &Aarch64, cpu: usize, words: &GranuleMemory, mdscr: u64) -> Self {
+        // The REC holds a reference on its RD (REC_CREATE), so the RD is there to read.
+        let owner = Rec::new(words).owner();
+        let features = Rd::new(rmm::Platform::granule(platform, owner)).features();
+        let mut extras = Extras {
+            features,
+            fp: false,
+            ns_pmu: None,
+            ns_debug: false,
+        };
+        if let Some(n) = features.pmu_num_ctrs {
+            let rmm_mdcr = rmm_arch::read_sysreg!("mdcr_el2");
+            pmu::save_ns(cpu, n.into());
+            extras.ns_pmu = Some(rmm_mdcr);
+            // SAFETY: MDCR_EL2 decides which PMU and debug accesses of EL1 and EL0 trap and
+            // which counters they reach; the RMM's own execution is unaffected.
+            unsafe {
+                write_sysreg!("mdcr_el2", pmu::mdcr(rmm_mdcr, n));
+                core::arch::asm!("isb", options(nostack));
+            }
+            pmu::restore(n.into(), |i| load(words, PMU + i));
+        }
+        if mdscr & rec_debug::MDSCR_MDE != 0
+            && rec_debug::live_with(mdscr, load(words, DEBUG + rec_debug::OSLK))
+        {
+            extras.load_debug(cpu, |i| load(words, DEBUG + i));
+        }
+        extras
+    }
+
+    /// The processor's breakpoints and watchpoints (only when the realm debugs).
+    fn hw() -> debug::Counts {
+        let dfr0 = rmm_arch::read_sysreg!("id_aa64dfr0_el1");
+        debug::Counts {
+            bps: ((dfr0 >> 12) & 0xf) as usize + 1,
+            wps: ((dfr0 >> 20) & 0xf) as usize + 1,
+        }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        let f = &self.features;
+        (usize::from(f.num_bps) + 1, usize::from(f.num_wps) + 1)
+    }
+
+    fn load_debug(&mut self, cpu: usize, get: impl Fn(usize) -> u64) {
+        let (bps, wps) = self.counts();
+        let hw = Self::hw();
+        debug::save_ns(cpu, hw);
+        debug::load_realm(get, bps, wps, hw);
+        self.ns_debug = true;
+    }
+
+    /// Handles the synchronous exception `esr` without leaving the run if it is the realm's
+    /// first FP/SIMD or SVE use, or a debug register access the RMM emulates.
+    fn handled(
+        &mut self,
+        cpu: usize,
+        words: &GranuleMemory,
+        esr: u64,
+        regs: &mut RealmRegs,
+    ) -> bool {
+        let ec = esr >> 26;
+        if !self.fp && (ec == EC_FP || (ec == EC_SVE && self.features.sve_vl.is_some())) {
+            let mut aux = [0u64; rmm::rec::MAX_AUX];
+            for (slot, pa) in aux.iter_mut().zip(Rec::new(words).aux()) {
+                *slot = pa;
+            }
+            self.fp = match self.features.sve_vl {
+                // SAFETY: aux[0], aux[4] and aux[5] are this claimed REC's: an SVE realm's RECs
+                // have `rmm::rec::aux_count` of them (REC_CREATE).
+                Some(len) => unsafe { sve::switch_to_realm(cpu, Self::sve(&aux, len)) },
+                None => {
+                    // SAFETY: aux[0] is this claimed REC's FP aux granule.
+                    unsafe { fp::switch_to_realm(cpu, aux[0]) };
+                    true
+                }
+            };
+            return self.fp;
+        }
+        let Some(access) = rec_debug::decode(esr) else {
+            return false;
+        };
+        let mut state = debug_state(words);
+        let (bps, wps) = self.counts();
+        let value = regs.x.get(access.rt).copied().unwrap_or(0);
+        let read = match rec_debug::emulate(&mut state, access, value, bps, wps) {
+            Effect::Undefined => return false,
+            Effect::Read(v) => Some(v),
+            Effect::AuthStatus => Some(debug::auth_status()),
+            Effect::Mdscr if access.write => {
+                debug::set_mdscr(value);
+                None
+            }
+            Effect::Mdscr => Some(debug::mdscr()),
+            Effect::Stored(slot) => {
+                if let Some(&v) = state.get(slot) {
+                    store(words, DEBUG + slot, v);
+                    if self.ns_debug {
+                        debug::write_realm(&state, slot, bps, Self::hw());
+                    }
+                }
+                None
+            }
+        };
+        if let (Some(v), Some(rt)) = (read, regs.x.get_mut(access.rt)) {
+            *rt = v;
+        }
+        match (rec_debug::live(debug::mdscr(), &state), self.ns_debug) {
+            (true, false) => self.load_debug(cpu, |i| state[i]),
+            (false, true) => {
+                debug::restore_ns(cpu, Self::hw());
+                self.ns_debug = false;
+            }
+            _ => {}
+        }
+        regs.pc = regs.pc.wrapping_add(4);
+        true
+    }
+
+    fn sve(aux: &[u64; rmm::rec::MAX_AUX], len: u8) -> RealmSve {
+        let base = rmm::rec::REC_AUX_COUNT;
+        RealmSve {
+            aux: [aux[0], aux[base], aux[base + 1]],
+            len,
+        }
+    }
+
+    /// Saves the realm's PMU, FP/SIMD or SVE registers and gives the Normal world its own.
+    fn leave(self, cpu: usize, words: &GranuleMemory, vcpu: &mut VcpuContext) {
+        if let (Some(rmm_mdcr), Some(n)) = (self.ns_pmu, self.features.pmu_num_ctrs) {
+            vcpu.pmu_overflow = pmu::save(n.into(), |i, w| store(words, PMU + i, w));
+            // SAFETY: as in `enter`.
+            unsafe { write_sysreg!("mdcr_el2", rmm_mdcr) };
+            pmu::restore_ns(cpu, n.into());
+        }
+        if self.ns_debug {
+            debug::restore_ns(cpu, Self::hw());
+        }
+        if self.fp {
+            let mut aux = [0u64; rmm::rec::MAX_AUX];
+            for (slot, pa) in aux.iter_mut().zip(Rec::new(words).aux()) {
+                *slot = pa;
+            }
+            match self.features.sve_vl {
+                // SAFETY: as in `handled`, whose switch this undoes.
+                Some(len) => unsafe { sve::switch_to_ns(cpu, Self::sve(&aux, len)) },
+                // SAFETY: as in `handled`.
+                None => unsafe { fp::switch_to_ns(cpu, aux[0]) },
+            }
+        }
+    }
+}
+
+/// The REC's copy of its debug registers.
+fn debug_state(words: &GranuleMemory) -> [u64; rec_debug::WORDS] {
+    core::array::from_fn(|i| load(words, DEBUG + i))
 }

@@ -78,6 +78,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     scenarios::delegate::run(&mut pool, dram_base + dram_size);
     scenarios::realm::run(&mut pool, cpus);
     realm_payload::run(&mut pool, cpus);
+    realm_payload::sve_peers::run(&mut pool);
     scenarios::sve::run(&mut pool);
     report::finish()
 }

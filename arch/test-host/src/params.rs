@@ -7,6 +7,8 @@ use crate::granule::Granule;
 
 /// RmiRealmParams as the scenarios use it.
 pub struct RealmParams {
+    /// RmiRealmFlags: SVE (bit 1) and PMU (bit 2) as the realm's features say.
+    pub features: RealmFeatures,
     /// IPA width.
     pub s2sz: u64,
     /// Number of breakpoints and watchpoints (each field: 0 is reserved).
@@ -24,15 +26,41 @@ pub struct RealmParams {
 /// RMI_HASH_SHA_256.
 pub const HASH_SHA_256: u64 = 0;
 
+/// The SVE and PMU a realm is created with (RmiRealmParams flags, sve_vl, pmu_num_ctrs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealmFeatures {
+    /// SVE at vector length (sve_vl + 1) * 128 bits.
+    pub sve_vl: Option<u8>,
+    /// A PMU with this many event counters.
+    pub pmu_num_ctrs: Option<u8>,
+}
+
+impl RealmFeatures {
+    /// RmiRealmFlags (B4.4.11): sve bit 1, pmu bit 2.
+    pub fn flags(&self) -> u64 {
+        u64::from(self.sve_vl.is_some()) << 1 | u64::from(self.pmu_num_ctrs.is_some()) << 2
+    }
+
+    /// What RmiFeatureRegister0 (B4.4.6) offers: SVE at SVE_VL and the PMU with
+    /// PMU_NUM_CTRS counters, where supported.
+    pub fn offered(feat0: u64) -> Self {
+        Self {
+            sve_vl: (feat0 >> 9 & 1 != 0).then_some((feat0 >> 10 & 0xf) as u8),
+            pmu_num_ctrs: (feat0 >> 26 & 1 != 0).then_some((feat0 >> 27 & 0x1f) as u8),
+        }
+    }
+}
+
 impl RealmParams {
-    /// Writes the structure into the zeroed granule `page` (flags 0: no LPA2, SVE or PMU).
+    /// Writes the structure into the zeroed granule `page` (no LPA2).
     pub fn write(&self, page: Granule) {
-        page.write_u64(0x000, 0); // flags
+        let f = self.features;
+        page.write_u64(0x000, f.flags()); // flags
         page.write_u64(0x008, self.s2sz);
-        page.write_u64(0x010, 0); // sve_vl
+        page.write_u64(0x010, f.sve_vl.unwrap_or(0).into()); // sve_vl
         page.write_u64(0x018, self.num_bps);
         page.write_u64(0x020, self.num_wps);
-        page.write_u64(0x028, 0); // pmu_num_ctrs
+        page.write_u64(0x028, f.pmu_num_ctrs.unwrap_or(0).into()); // pmu_num_ctrs
         page.write_u64(0x030, self.hash_algo);
         // rpv (0x400, 64 bytes): zero.
         page.write_u64(0x800, self.vmid);

@@ -22,15 +22,17 @@
 use crate::console::println;
 use crate::granule::Granule;
 use crate::params::{
-    pending_lr, write_rec_enter, ENTER_EMUL_MMIO, ENTER_LRS, EXIT_GPRS, EXIT_HOST_CALL,
-    EXIT_REASON, EXIT_SYNC,
+    pending_lr, write_rec_enter, RealmFeatures, ENTER_EMUL_MMIO, ENTER_LRS, EXIT_GPRS,
+    EXIT_HOST_CALL, EXIT_REASON, EXIT_SYNC,
 };
 use crate::pool::Pool;
 use crate::realm_payload::{setup, PAYLOAD};
 use crate::report::{check, fail, rmi, Outcome};
 use crate::{cpu, rmi as call};
 use rmm_arch::perf::{PERF_NULL, PERF_READ, PERF_RESET};
-use rmm_arch::realm_report::{MODE_PERF, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI};
+use rmm_arch::realm_report::{
+    MODE_PERF, MODE_PERF_DEBUG, MODE_PERF_FP, MODE_PERF_MMIO, MODE_PERF_SGI, MODE_PERF_SVE,
+};
 use rmm_arch::smc::smc;
 
 /// Round trips before measuring: caches, TLBs and the lazy paths settle.
@@ -49,33 +51,68 @@ struct Variant {
     mode: u64,
     /// List registers the host fills with pending interrupts.
     lrs: usize,
+    /// The realm has SVE at the longest vector length, the PMU with every counter (as
+    /// RMI_FEATURES offers them; the variant fails where it does not).
+    sve: bool,
+    pmu: bool,
 }
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 8] = [
     Variant {
         id: "host-call",
         mode: MODE_PERF,
         lrs: 0,
+        sve: false,
+        pmu: false,
     },
     Variant {
         id: "host-call-fp",
         mode: MODE_PERF_FP,
         lrs: 0,
+        sve: false,
+        pmu: false,
+    },
+    Variant {
+        id: "host-call-sve",
+        mode: MODE_PERF_SVE,
+        lrs: 0,
+        sve: true,
+        pmu: false,
+    },
+    Variant {
+        id: "host-call-pmu",
+        mode: MODE_PERF,
+        lrs: 0,
+        sve: false,
+        pmu: true,
+    },
+    Variant {
+        id: "host-call-debug",
+        mode: MODE_PERF_DEBUG,
+        lrs: 0,
+        sve: false,
+        pmu: false,
     },
     Variant {
         id: "host-call-lrs",
         mode: MODE_PERF,
         lrs: 4,
+        sve: false,
+        pmu: false,
     },
     Variant {
         id: "mmio",
         mode: MODE_PERF_MMIO,
         lrs: 0,
+        sve: false,
+        pmu: false,
     },
     Variant {
         id: "sgi",
         mode: MODE_PERF_SGI,
         lrs: 0,
+        sve: false,
+        pmu: false,
     },
 ];
 
@@ -136,6 +173,19 @@ fn null_switch(n: u64) -> u64 {
 /// Builds the variant's realm, measures it, prints its PERF line, tears it down.
 fn measure(pool: &mut Pool, variant: &Variant, switch: u64, n: u64) -> Outcome {
     let mut realm = setup::empty(pool);
+    let offered = RealmFeatures::offered(call::features(0).unwrap_or(0));
+    realm.features = RealmFeatures {
+        sve_vl: offered.sve_vl.filter(|_| variant.sve),
+        pmu_num_ctrs: offered.pmu_num_ctrs.filter(|_| variant.pmu),
+    };
+    if (variant.sve && realm.features.sve_vl.is_none())
+        || (variant.pmu && realm.features.pmu_num_ctrs.is_none())
+    {
+        fail!(
+            "RMI_FEATURES offers no {}",
+            if variant.sve { "SVE" } else { "PMU" }
+        );
+    }
     let result = setup::build(&mut realm, pool, PAYLOAD, 1, variant.mode).and_then(|()| {
         let Some(run) = realm.runs[0] else {
             fail!("the realm has no REC 0");

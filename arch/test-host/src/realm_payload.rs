@@ -15,9 +15,11 @@
 //!     target/realm/aarch64-unknown-none-softfloat/release/realm-payload target/realm/realm-payload.bin
 //! ```
 
+mod features;
 mod realm_cpu;
 mod recs;
 pub mod setup;
+pub mod sve_peers;
 mod timer;
 mod token;
 mod view;
@@ -39,8 +41,8 @@ use rmm::psci as fid;
 use rmm_arch::realm_report::{
     Step, EXTEND_SIZE, EXTEND_VALUE, IMM_DONE, IMM_ID_REGS, IMM_PERF, IMM_REQUEST, IMM_STEP,
     IMM_TOKEN, MAX_RECS, MMIO_OFFSET, MMIO_WRITE_VALUE, MODE_TEST, PASS, REQUEST_CHALLENGE,
-    REQUEST_MMIO_VALUE, RIPAS_TEST_BASE, RIPAS_TEST_TOP, SHARED_OFFSET, SHARED_PAGES,
-    UNPROTECTED_BASE,
+    REQUEST_MMIO_VALUE, REQUEST_NOTHING, RIPAS_TEST_BASE, RIPAS_TEST_TOP, SHARED_OFFSET,
+    SHARED_PAGES, UNPROTECTED_BASE,
 };
 use rmm_arch::GRANULE_SIZE;
 use setup::RHA;
@@ -94,6 +96,12 @@ pub fn run(pool: &mut Pool, recs: usize) {
         recs
     );
     let mut realm = setup::empty(pool);
+    // A3.1.3, A3.1.5: SVE at the longest vector length and the PMU with every counter, as
+    // RMI_FEATURES offers them.
+    let offered = call::features(0).map_or(0, |f| f);
+    realm.features = crate::params::RealmFeatures::offered(offered);
+    features::set_realm(realm.features);
+    let pmu = realm.features.pmu_num_ctrs.is_some();
     let built = check(
         format_args!("realm/payload_realm_build ({} RECs)", recs),
         setup::build(&mut realm, pool, PAYLOAD, recs, MODE_TEST),
@@ -104,6 +112,7 @@ pub fn run(pool: &mut Pool, recs: usize) {
             timer::enable_ppis(true),
         );
         timer::set_ns_markers();
+        features::set_ns_markers(pmu);
         let view = RealmView::of(&realm);
         recs::begin(&view);
         let mut session = Session::new(view, 0);
@@ -118,6 +127,10 @@ pub fn run(pool: &mut Pool, recs: usize) {
         check(
             format_args!("realm/ns_el1_timers_kept"),
             timer::check_ns_markers(),
+        );
+        check(
+            format_args!("realm/pmu_and_debug_ns_state_kept"),
+            features::check_ns_markers(pmu),
         );
         let _ = timer::enable_ppis(false);
         if !finished {
@@ -160,6 +173,7 @@ struct Session {
     done: Option<(u64, u64)>,
     token_seen: bool,
     timers: [timer::RecTimers; MAX_RECS as usize],
+    pmu: [features::RecPmu; MAX_RECS as usize],
     cpu: realm_cpu::CpuChecks,
 }
 
@@ -173,6 +187,7 @@ impl Session {
             done: None,
             token_seen: false,
             timers: Default::default(),
+            pmu: Default::default(),
             cpu: realm_cpu::CpuChecks::new(),
         }
     }
@@ -205,6 +220,7 @@ impl Session {
             write_rec_enter(run, next.flags, &next.gprs);
             run.write_u64(ENTER_GICV3_HCR, next.gic_hcr);
             self.timers[index].on_entry(run);
+            self.pmu[index].on_entry(run);
             if let Err(e) = call::rec_enter(self.realm.recs[index], run.pa()) {
                 return Ok(Flow::Refused(e));
             }
@@ -220,6 +236,7 @@ impl Session {
     fn handle_exit(&mut self, run: Granule) -> Result<Flow, Why> {
         let exit = RecExit::read(run);
         self.timers[self.current].on_exit(run); // A6.2: after every exit
+        self.pmu[self.current].on_exit(run); // A8.1
         self.cpu.on_exit(run); // A6.1
         let gprs: [u64; 8] = core::array::from_fn(|i| run.read_u64(EXIT_GPRS + 8 * i));
         match exit.exit_reason {
@@ -291,7 +308,8 @@ impl Session {
                     outcome
                 }
                 Step::GicMisr => self.cpu.misr_check(),
-                _ => host_check(step, &self.realm, &values),
+                _ => features::check(step, &values, &self.pmu[self.current])
+                    .unwrap_or_else(|| host_check(step, &self.realm, &values)),
             }
         } else {
             Err(Why::new(format_args!(
@@ -488,6 +506,7 @@ fn answer(request: u64) -> Result<[u64; 8], Why> {
     match request {
         REQUEST_MMIO_VALUE => Ok([MMIO_READ_VALUE, 0, 0, 0, 0, 0, 0, 0]),
         REQUEST_CHALLENGE => Ok(CHALLENGE),
+        REQUEST_NOTHING => Ok([0; 8]),
         other => fail!("unknown request {:#x}", other),
     }
 }

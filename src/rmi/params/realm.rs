@@ -158,8 +158,9 @@ impl RealmParams {
     ///
     /// Following A3.1: the hash algorithm must be supported; LPA2 requested only if supported;
     /// `s2sz <= S2SZ`, and at most 48 without LPA2; `num_bps`, `num_wps` at most the number
-    /// available; with SVE enabled, SVE supported and `sve_vl <= SVE_VL`; with the PMU enabled,
-    /// PMU supported and `pmu_num_ctrs <= PMU_NUM_CTRS`. `sve_vl` and `pmu_num_ctrs` are not
+    /// available; with SVE enabled, SVE supported and `sve_vl <= SVE_VL` (A3.1.3: a longer
+    /// vector fails, where the architecture would truncate); with the PMU enabled, PMU supported
+    /// and `1 <= pmu_num_ctrs <= PMU_NUM_CTRS` (A3.1.5). `sve_vl` and `pmu_num_ctrs` are not
     /// checked when their feature is disabled (as TF-RMM). The smallest IPA width and the RTT
     /// geometry are `rtt_num_level` (B3.55 RttConfigIsValid), checked by the RTT code.
     pub fn realm_params_supported(&self, feat_reg0: u64) -> bool {
@@ -179,7 +180,10 @@ impl RealmParams {
         let debug =
             u64::from(self.num_bps) <= field(14, 6) && u64::from(self.num_wps) <= field(20, 6);
         let sve = !self.flags.sve() || (bit(9) && u64::from(self.sve_vl) <= field(10, 4));
-        let pmu = !self.flags.pmu() || (bit(26) && u64::from(self.pmu_num_ctrs) <= field(27, 5));
+        // A PMU with no event counter would need MDCR_EL2.HPMN = 0, CONSTRAINED UNPREDICTABLE
+        // without FEAT_HPMN0 (which the RMM does not rely on): refused, as TF-RMM does.
+        let pmu = !self.flags.pmu()
+            || (bit(26) && self.pmu_num_ctrs != 0 && u64::from(self.pmu_num_ctrs) <= field(27, 5));
         hash && lpa2 && s2sz && debug && sve && pmu
     }
 

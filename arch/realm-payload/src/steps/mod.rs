@@ -3,12 +3,15 @@
 
 pub mod attestation;
 pub mod cpu;
+pub mod debug;
 pub mod info;
 pub mod measurement;
 pub mod mmio;
+pub mod pmu;
 pub mod psci;
 pub mod ripas;
 pub mod running;
+pub mod sve;
 pub mod timer;
 
 /// What the host passed at REC 0's entry.
@@ -48,6 +51,13 @@ pub fn run_all(config: &Config) {
     cpu::id_registers();
     cpu::mops();
     cpu::gic_exit_state();
+    sve::max_length();
+    sve::smaller_length();
+    pmu::counters();
+    pmu::overflow_interrupt();
+    debug::counts_and_values();
+    debug::breakpoint();
+    debug::watchpoint();
     attestation::token(config);
     psci::version();
     psci::features();

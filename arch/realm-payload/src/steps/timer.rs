@@ -14,7 +14,7 @@ const CTL_ENABLE: u64 = 1;
 /// CNTx_CTL_EL0 of a timer that asserts its output: ENABLE and ISTATUS, IMASK clear.
 const CTL_FIRED: u64 = 0b101;
 /// ICC_IAR1_EL1 when no interrupt is pending.
-const SPURIOUS: u64 = 1023;
+pub const SPURIOUS: u64 = 1023;
 
 /// The EL1 virtual timer fires once and is seen as a virtual interrupt.
 pub fn virtual_timer() {
@@ -69,7 +69,7 @@ impl Timer {
 }
 
 /// The virtual CPU interface: every priority unmasked, Group 1 enabled.
-fn vgic_enable() {
+pub fn vgic_enable() {
     // SAFETY: ICC_PMR_EL1 and ICC_IGRPEN1_EL1 (the virtual interface's, HCR_EL2.IMO is set)
     // only decide which virtual interrupts are signalled; PSTATE.I stays masked.
     unsafe {
@@ -80,12 +80,12 @@ fn vgic_enable() {
 }
 
 /// ICC_IAR1_EL1: acknowledges the highest-priority pending Group 1 interrupt, or SPURIOUS.
-fn acknowledge() -> u64 {
+pub fn acknowledge() -> u64 {
     read_sysreg!("s3_0_c12_c12_0") & 0xff_ffff
 }
 
 /// ICC_EOIR1_EL1: drops priority and deactivates `intid` (EOImode 0).
-fn end_of_interrupt(intid: u64) {
+pub fn end_of_interrupt(intid: u64) {
     // SAFETY: ends the interrupt this code acknowledged; no memory effect.
     unsafe { write_sysreg!("s3_0_c12_c12_1", intid) };
     isb!();

@@ -286,14 +286,28 @@ fn create_rd(realm: &mut Realm) -> Result<(), RealmError> {
     }
     realm.roots = roots.pa();
     let features = rmi_ok("RMI_FEATURES", rmi::features(0))?;
+    // SVE at the longest vector length and the PMU with every counter, where RMI_FEATURES
+    // offers them (RmiFeatureRegister0 SVE_EN/SVE_VL, PMU_EN/PMU_NUM_CTRS; A3.1.3, A3.1.5):
+    // the guest then finds them in its ID registers.
+    let sve = (features >> 9) & 1 != 0;
+    let pmu = (features >> 26) & 1 != 0 && (features >> 27) & 0x1f != 0;
+    let flags = if sve { RealmFlags::SVE } else { 0 } | if pmu { RealmFlags::PMU } else { 0 };
     let params = RealmParams {
-        flags: RealmFlags::from_bits(0),
+        flags: RealmFlags::from_bits(flags),
         s2sz: IPA_WIDTH as u8,
-        sve_vl: 0,
+        sve_vl: if sve {
+            ((features >> 10) & 0xf) as u8
+        } else {
+            0
+        },
         // The most breakpoints and watchpoints there are (RmiFeatureRegister0 NUM_BPS, NUM_WPS).
         num_bps: ((features >> 14) & 0x3f) as u8,
         num_wps: ((features >> 20) & 0x3f) as u8,
-        pmu_num_ctrs: 0,
+        pmu_num_ctrs: if pmu {
+            ((features >> 27) & 0x1f) as u8
+        } else {
+            0
+        },
         hash_algo: RHA,
         rpv: [0; 64],
         vmid: VMID,

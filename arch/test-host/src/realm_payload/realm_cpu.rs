@@ -46,14 +46,14 @@ const MMFR0: usize = id(7, 0);
 const MMFR1: usize = id(7, 1);
 const MMFR2: usize = id(7, 2);
 
-/// Fields a realm of this scenario must see as absent: (name, register, lsb). It has no SVE,
-/// PMU or SME (A3.1.3, A3.1.5), and never AMU, SPE or TRBE (A3.1.6 to A3.1.8); nor anything of
-/// EL2 and EL3, nor features whose state the RMM does not switch (MTE, RAS, MPAM, GCS, TME).
-const ABSENT: [(&str, usize, u32); 24] = [
+/// Fields a realm of this scenario must see as absent: (name, register, lsb). It has no SME,
+/// and never AMU, SPE or TRBE (A3.1.6 to A3.1.8); nor anything of EL2 and EL3, nor features
+/// whose state the RMM does not switch (MTE, RAS, MPAM, GCS, TME). SVE and the PMU are there
+/// exactly when the realm was created with them (A3.1.3, A3.1.5: [`sve_pmu_check`]).
+const ABSENT: [(&str, usize, u32); 22] = [
     ("PFR0.EL2", PFR0, 8),
     ("PFR0.EL3", PFR0, 12),
     ("PFR0.RAS", PFR0, 28),
-    ("PFR0.SVE", PFR0, 32),
     ("PFR0.SEL2", PFR0, 36),
     ("PFR0.MPAM", PFR0, 40),
     ("PFR0.AMU", PFR0, 44),
@@ -62,7 +62,6 @@ const ABSENT: [(&str, usize, u32); 24] = [
     ("PFR1.SME", PFR1, 24),
     ("PFR1.GCS", PFR1, 44),
     ("DFR0.TraceVer", DFR0, 4),
-    ("DFR0.PMUVer", DFR0, 8),
     ("DFR0.PMSVer", DFR0, 32),
     ("DFR0.TraceBuffer", DFR0, 44),
     ("DFR0.BRBE", DFR0, 52),
@@ -245,6 +244,10 @@ impl CpuChecks {
             )))
         };
         check(format_args!("realm/id_regs_debug_counts"), debug);
+        check(
+            format_args!("realm/id_regs_sve_pmu"),
+            sve_pmu_check(ids, &hw),
+        );
         let aarch32 = match (field(ids[PFR0], 0), field(ids[PFR0], 4)) {
             (1, 1) if ids[..id(4, 0)].iter().all(|&v| v == 0) => Ok(()),
             (el0, el1) => Err(Why::new(format_args!(
@@ -295,4 +298,26 @@ impl CpuChecks {
         }
         Ok(())
     }
+}
+
+/// A3.1.3, A3.1.5: PFR0.SVE and ZFR0 are the processor's when the realm has SVE and zero
+/// otherwise; DFR0.PMUVer the processor's when it has a PMU and zero otherwise.
+fn sve_pmu_check(ids: &[u64], hw: &[u64]) -> Outcome {
+    let f = super::features::realm();
+    let zfr0 = id(4, 4);
+    let expected = |on: bool, value: u64| if on { value } else { 0 };
+    let sve = (field(ids[PFR0], 32), ids[zfr0]);
+    let sve_hw = (
+        expected(f.sve_vl.is_some(), field(hw[PFR0], 32)),
+        expected(f.sve_vl.is_some(), hw[zfr0]),
+    );
+    let pmu = field(ids[DFR0], 8);
+    let pmu_hw = expected(f.pmu_num_ctrs.is_some(), field(hw[DFR0], 8));
+    if sve != sve_hw || pmu != pmu_hw {
+        return Err(Why::new(format_args!(
+            "PFR0.SVE, ZFR0 {:#x?} (expected {:#x?}), PMUVer {} (expected {})",
+            sve, sve_hw, pmu, pmu_hw
+        )));
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! RMM must (spec A7.1.1, with the core's `rmm::measurement`), and tears it down again.
 
 use crate::granule::Granule;
-use crate::params::{RealmParams, RecParams, HASH_SHA_256};
+use crate::params::{RealmFeatures, RealmParams, RecParams, HASH_SHA_256};
 use crate::pool::Pool;
 use crate::report::{fail, rmi, Outcome, Why};
 use crate::rmi::{self as call, MEASURE_CONTENT};
@@ -23,7 +23,7 @@ const RTT_NUM_START: u64 = 2;
 /// and 4), so that the realm's ID registers show the realm's counts, not the processor's.
 pub const NUM_BPS: u64 = 3;
 pub const NUM_WPS: u64 = 2;
-/// The VMID of this realm.
+/// The VMID of this realm (unless the scenario gives another).
 const VMID: u64 = 2;
 /// The hash algorithm (RMI and RSI encoding) and the one the RIM is computed with.
 pub const HASH_ALGO: u64 = HASH_SHA_256;
@@ -50,6 +50,9 @@ pub struct PayloadRealm {
     /// The RIM the RMM should have computed.
     pub rim: Measurement,
     realm_created: bool,
+    /// The SVE and PMU it is created with, and its VMID.
+    pub features: RealmFeatures,
+    pub vmid: u64,
     rtts_created: usize,
     data_top: u64,
     delegated: [u64; MAX_DELEGATED],
@@ -121,6 +124,8 @@ pub fn empty(pool: &mut Pool) -> PayloadRealm {
         shared: [None; SHARED_PAGES as usize],
         rim: Measurement::ZERO,
         realm_created: false,
+        features: RealmFeatures::default(),
+        vmid: VMID,
         rtts_created: 0,
         data_top: 0,
         delegated: [0; MAX_DELEGATED],
@@ -139,11 +144,12 @@ fn create_rd(realm: &mut PayloadRealm, pool: &mut Pool) -> Outcome {
     }
     let params = pool.alloc();
     RealmParams {
+        features: realm.features,
         s2sz: IPA_WIDTH,
         num_bps: NUM_BPS,
         num_wps: NUM_WPS,
         hash_algo: HASH_ALGO,
-        vmid: VMID,
+        vmid: realm.vmid,
         rtt_base: roots.pa(),
         rtt_level_start: RTT_LEVEL_START,
         rtt_num_start: RTT_NUM_START,
@@ -154,13 +160,14 @@ fn create_rd(realm: &mut PayloadRealm, pool: &mut Pool) -> Outcome {
         call::realm_create(realm.rd.pa(), params.pa())
     );
     realm.realm_created = true;
+    let f = realm.features;
     realm.rim = rim_init(&MeasuredRealmParams {
-        flags: 0,
+        flags: f.flags(),
         s2sz: IPA_WIDTH as u8,
-        sve_vl: 0,
+        sve_vl: f.sve_vl.unwrap_or(0),
         num_bps: NUM_BPS as u8,
         num_wps: NUM_WPS as u8,
-        pmu_num_ctrs: 0,
+        pmu_num_ctrs: f.pmu_num_ctrs.unwrap_or(0),
         hash_algo: RHA,
     });
     Ok(())

@@ -9,7 +9,7 @@
 use crate::granule::Granule;
 use crate::params::{pending_lr, ENTER_LRS, EXIT_IRQ, EXIT_LRS};
 use crate::report::{Outcome, Why};
-use rmm_arch::realm_report::{Step, PTIMER_INTID, VTIMER_INTID};
+use rmm_arch::realm_report::{Step, PMU_INTID, PTIMER_INTID, VTIMER_INTID};
 use rmm_arch::{isb, read_sysreg, write_sysreg};
 
 /// RmiRecRun offsets (B4.4.16): exit.cntp_ctl/cval, exit.cntv_ctl/cval.
@@ -90,11 +90,12 @@ impl RecTimers {
     }
 }
 
-/// Enables (or disables) the EL1 timers' PPIs at this CPU's redistributor and Group 1
+/// Enables (or disables) the EL1 timers' PPIs and the PMU's (`super::features`) at this CPU's redistributor and Group 1
 /// interrupts at its CPU interface (PSTATE.I stays masked at NS-EL2: a pending PPI only ends
 /// a realm's run).
 pub fn enable_ppis(on: bool) -> Outcome {
-    if !crate::gic::set_private(&[VTIMER_INTID as u32, PTIMER_INTID as u32], on) {
+    let ppis = [VTIMER_INTID, PTIMER_INTID, PMU_INTID].map(|i| i as u32);
+    if !crate::gic::set_private(&ppis, on) {
         return Err(Why::new(format_args!("no redistributor for this CPU")));
     }
     // SAFETY: ICC_IGRPEN1_EL1 gates Group 1 signalling at this CPU interface; IRQs stay

@@ -125,6 +125,7 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     }
     let params = pool.alloc();
     RealmParams {
+        features: Default::default(),
         s2sz: S2SZ,
         num_bps: 1,
         num_wps: 1,
