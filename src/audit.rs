@@ -97,27 +97,36 @@ macro_rules! audited {
 }
 
 audited!(AtomicBool, core::sync::atomic::AtomicBool, bool);
+audited!(AtomicU32, core::sync::atomic::AtomicU32, u32);
 audited!(AtomicU64, core::sync::atomic::AtomicU64, u64);
 
-impl AtomicU64 {
-    /// Adds `v`.
-    pub fn fetch_add(&self, v: u64, order: Ordering) -> u64 {
-        note(self);
-        self.0.fetch_add(v, order)
-    }
-    /// Subtracts `v`.
-    pub fn fetch_sub(&self, v: u64, order: Ordering) -> u64 {
-        note(self);
-        self.0.fetch_sub(v, order)
-    }
-    /// ORs in `v`.
-    pub fn fetch_or(&self, v: u64, order: Ordering) -> u64 {
-        note(self);
-        self.0.fetch_or(v, order)
-    }
-    /// ANDs in `v`.
-    pub fn fetch_and(&self, v: u64, order: Ordering) -> u64 {
-        note(self);
-        self.0.fetch_and(v, order)
-    }
+/// The arithmetic and bitwise read-modify-writes of an audited integer atomic.
+macro_rules! audited_rmw {
+    ($name:ident, $int:ty) => {
+        impl $name {
+            /// Adds `v`.
+            pub fn fetch_add(&self, v: $int, order: Ordering) -> $int {
+                note(self);
+                self.0.fetch_add(v, order)
+            }
+            /// Subtracts `v`.
+            pub fn fetch_sub(&self, v: $int, order: Ordering) -> $int {
+                note(self);
+                self.0.fetch_sub(v, order)
+            }
+            /// ORs in `v`.
+            pub fn fetch_or(&self, v: $int, order: Ordering) -> $int {
+                note(self);
+                self.0.fetch_or(v, order)
+            }
+            /// ANDs in `v`.
+            pub fn fetch_and(&self, v: $int, order: Ordering) -> $int {
+                note(self);
+                self.0.fetch_and(v, order)
+            }
+        }
+    };
 }
+
+audited_rmw!(AtomicU32, u32);
+audited_rmw!(AtomicU64, u64);

@@ -8,18 +8,18 @@
 #[cfg(loom)]
 pub use loom::hint::spin_loop;
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 pub use core::hint::spin_loop;
 #[cfg(not(loom))]
 pub use core::sync::atomic::{fence, Ordering};
 #[cfg(all(not(loom), not(feature = "audit")))]
-pub use core::sync::atomic::{AtomicBool, AtomicU64};
+pub use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 // The shared-write audit's recording atomics (host, `audit` feature; `crate::audit`).
 #[cfg(all(not(loom), feature = "audit"))]
-pub use crate::audit::{AtomicBool, AtomicU64};
+pub use crate::audit::{AtomicBool, AtomicU32, AtomicU64};
 
 /// One naturally aligned 64-bit word of physical memory (recording its writes).
 #[cfg(feature = "audit")]

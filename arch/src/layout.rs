@@ -32,7 +32,7 @@ pub mod qemu {
     /// The RMM image: loaded here, Realm PAS (TF-A qemu: REALM_DRAM_BASE).
     pub const RMM_BASE: u64 = 0x4010_0000;
     /// Size of the RMM's region, image and runtime data (64 MiB less the shared buffer): its
-    /// heap holds the granule table (2 MiB per GiB of DRAM) and about 75 KiB per CPU (37 MiB
+    /// heap holds the granule table (1 MiB per GiB of DRAM) and about 75 KiB per CPU (37 MiB
     /// for QEMU `virt`'s 512), `rmm-image/src/cpus.rs`. TF-A's qemu port gives 24 MiB
     /// ([`TFA_RMM_SIZE`]): the RMM image ends its heap at the shared buffer it is passed
     /// (`rmm-image/src/heap.rs`), and a TF-RMM image (`scripts/run --rmm`) uses less.

@@ -66,11 +66,11 @@ fn new_rec() -> Arc<Rec> {
     rec
 }
 
-/// REC_ENTER on CPU `cpu`: lock, claim, run (the registers change), release.
-fn enter(rec: &Rec, cpu: usize) -> Outcome {
+/// REC_ENTER: lock, claim, run (the registers change), release.
+fn enter(rec: &Rec) -> Outcome {
     match rec.granule.lock_unclaimed(GranuleState::Rec) {
         Ok(locked) => {
-            let _claimed = locked.claim(cpu);
+            let _claimed = locked.claim();
             rec.write(rec.read() + 1);
             Outcome::Done
         }
@@ -108,10 +108,10 @@ fn psci_complete(rec: &Rec) -> Outcome {
 }
 
 /// Whether the REC can be claimed now: neither claimed nor locked.
-fn claimable(rec: &Rec, cpu: usize) -> bool {
+fn claimable(rec: &Rec) -> bool {
     rec.granule
         .lock_unclaimed(GranuleState::Rec)
-        .map(|locked| drop(locked.claim(cpu)))
+        .map(|locked| drop(locked.claim()))
         .is_ok()
 }
 
@@ -123,9 +123,9 @@ fn enter_and_destroy_never_share_a_rec() {
     loom::model(|| {
         let rec = new_rec();
         let entering: Vec<_> = (0..1)
-            .map(|cpu| {
+            .map(|_| {
                 let rec = rec.clone();
-                thread::spawn(move || enter(&rec, cpu))
+                thread::spawn(move || enter(&rec))
             })
             .collect();
         let destroying = {
@@ -147,7 +147,7 @@ fn enter_and_destroy_never_share_a_rec() {
             assert_eq!(rec.read(), runs);
         }
         assert_eq!(
-            claimable(&rec, 5),
+            claimable(&rec),
             destroyed != Outcome::Done,
             "left claimed or locked"
         );
@@ -180,7 +180,7 @@ fn psci_complete_pins_a_running_target_and_destroy_waits() {
             .granule
             .lock_unclaimed(GranuleState::Rec)
             .unwrap()
-            .claim(0);
+            .claim();
         let completing = {
             let rec = rec.clone();
             thread::spawn(move || psci_complete_target(&rec))
@@ -200,7 +200,7 @@ fn psci_complete_pins_a_running_target_and_destroy_waits() {
             _ => assert_eq!(state, GranuleState::Rec),
         }
         assert_eq!(rec.granule.refcount(), 0, "no pin left");
-        assert_eq!(claimable(&rec, 3), destroyed != Outcome::Done);
+        assert_eq!(claimable(&rec), destroyed != Outcome::Done);
     });
 }
 
@@ -212,7 +212,7 @@ fn enter_and_psci_complete_never_share_a_rec() {
         let rec = new_rec();
         let entering = {
             let rec = rec.clone();
-            thread::spawn(move || enter(&rec, 0))
+            thread::spawn(move || enter(&rec))
         };
         let completing = {
             let rec = rec.clone();
@@ -223,7 +223,7 @@ fn enter_and_psci_complete_never_share_a_rec() {
         assert_eq!(entered, Outcome::Done, "a lock holder is waited for");
         let expected = 1 + if completed == Outcome::Done { 10 } else { 0 };
         assert_eq!(rec.read(), expected);
-        assert!(claimable(&rec, 1));
+        assert!(claimable(&rec));
     });
 }
 
@@ -236,11 +236,11 @@ fn two_enters_never_share_a_rec() {
         let rec = new_rec();
         let other = {
             let rec = rec.clone();
-            thread::spawn(move || enter(&rec, 1))
+            thread::spawn(move || enter(&rec))
         };
         let mine = {
             let rec = rec.clone();
-            thread::spawn(move || enter(&rec, 0))
+            thread::spawn(move || enter(&rec))
         };
         let mine = mine.join().unwrap();
         let theirs = other.join().unwrap();
@@ -250,7 +250,7 @@ fn two_enters_never_share_a_rec() {
             .count();
         assert!(runs >= 1, "one of them runs");
         assert_eq!(rec.read(), runs as u64);
-        assert!(claimable(&rec, 2));
+        assert!(claimable(&rec));
     });
 }
 

@@ -2,9 +2,10 @@
 //!
 //! # The granule word
 //!
-//! The RMM tracks each granule of delegable memory with one atomic 64-bit word in the
-//! [`GranuleTable`]. There is no other granule metadata and no global lock: every state
-//! transition is a compare-and-swap on that word.
+//! The RMM tracks each granule of delegable memory with one atomic 32-bit word in the
+//! [`GranuleTable`]: 4 bytes per 4 KiB granule, 1 MiB of RMM memory per GiB of DRAM. There is
+//! no other granule metadata and no global lock: every state transition is a compare-and-swap
+//! on that word.
 //!
 //! | bits  | field    | meaning                                                            |
 //! |-------|----------|--------------------------------------------------------------------|
@@ -12,10 +13,15 @@
 //! | 4     | LOCK     | set while one CPU holds the granule ([`Granule::lock`])            |
 //! | 5     | RETIRING | set by the holder of an object lock-free readers use (an RD) before |
 //! |       |          | tearing it down; cleared by the next transition                    |
-//! | 7:6   | reserved | zero                                                               |
-//! | 31:8  | OWNER    | CPU index + 1 of the CPU that has claimed the granule (a running   |
-//! |       |          | REC, [`LockedGranule::claim`]); 0 when unclaimed                    |
-//! | 63:32 | REFCOUNT | references held on the granule; its meaning depends on the state   |
+//! | 6     | CLAIMED  | set while a CPU has claimed the granule (a running REC,            |
+//! |       |          | [`LockedGranule::claim`])                                          |
+//! | 7     | reserved | zero                                                               |
+//! | 31:8  | REFCOUNT | references held on the granule; its meaning depends on the state   |
+//!
+//! REFCOUNT holds at most [`MAX_REFS`] (2^24 - 1); what takes references is bounded far below
+//! that, and checked at compile time in `word.rs`: an RD's RECs (at most 2^15 - 1, RMI_FEATURES
+//! MAX_RECS_ORDER, refused beyond by REC_CREATE's `num_recs`), an RTT's live entries (512), a
+//! REC's pins (one per CPU at most). Which CPU runs a claimed REC is not kept: nothing needs it.
 //!
 //! # Who may change what
 //!
@@ -27,7 +33,7 @@
 //! - **STATE** changes only while LOCK is held and REFCOUNT is zero, and only along the arcs of
 //!   spec A2.2.3.2 ([`GranuleState::may_become`]). The new state is published by the same CAS
 //!   that clears LOCK.
-//! - **OWNER** is set by [`LockedGranule::claim`], which turns the caller's lock into a claim in
+//! - **CLAIMED** is set by [`LockedGranule::claim`], which turns the caller's lock into a claim in
 //!   one CAS (REC_ENTER checks the REC under its lock, then runs it claimed), and cleared by
 //!   dropping the [`Claimed`] guard with one Release RMW. While a granule is claimed no other
 //!   CPU locks it ([`Granule::lock`] fails at once instead of waiting, since a realm may run
@@ -38,7 +44,7 @@
 //!   [`Granule::is_live_as`].
 //! - **REFCOUNT** is incremented only under LOCK ([`LockedGranule::get_ref`]) or, as a pin,
 //!   on a claimed word ([`Granule::lock_or_pin`]: a reader of a REC another CPU runs). LOCK
-//!   and OWNER exclude each other, so a holder that reads zero knows no new reference can
+//!   and CLAIMED exclude each other, so a holder that reads zero knows no new reference can
 //!   appear while it holds the lock. It may be decremented without LOCK by whoever owns a
 //!   reference ([`Granule::put_ref`], dropping a [`Pinned`]). Unlock, transition, claim and
 //!   its release are RMWs, so a concurrent change is never lost. A holder that changes the
@@ -62,7 +68,7 @@
 //! - [`Granule::state`] is an Acquire load for observers outside the lock (tests, inspection);
 //!   it pairs with the Release of the unlocking CAS.
 //!
-//! Adjacent granules share a cache line (eight words per 64 bytes): the host chooses which
+//! Adjacent granules share a cache line (sixteen words per 64 bytes): the host chooses which
 //! physical addresses a realm uses, so two realms can own neighbouring granules. Padding each
 //! word to a line would cost 1.6% of DRAM; we accept the shared line instead.
 
@@ -70,7 +76,7 @@ mod table;
 mod word;
 
 pub use table::{BankError, GranuleTable};
-pub use word::{ClaimError, Claimed, Granule, Held, LockedGranule, Pinned, TryLockError};
+pub use word::{ClaimError, Claimed, Granule, Held, LockedGranule, Pinned, TryLockError, MAX_REFS};
 
 /// The lifecycle state of a granule (spec A2.2.3.1, RmmGranuleState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

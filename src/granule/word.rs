@@ -4,24 +4,30 @@
 //! documentation of [`crate::granule`].
 
 use super::GranuleState;
-use crate::sync::{spin_loop, AtomicU64, Ordering};
+use crate::sync::{spin_loop, AtomicU32, Ordering};
 
-const STATE_MASK: u64 = 0xf;
-const LOCK: u64 = 1 << 4;
-const RETIRING: u64 = 1 << 5;
-const OWNER_SHIFT: u32 = 8;
-const OWNER_MASK: u64 = 0xff_ffff << OWNER_SHIFT;
-const REFCOUNT_SHIFT: u32 = 32;
-const REFCOUNT_ONE: u64 = 1 << REFCOUNT_SHIFT;
+const STATE_MASK: u32 = 0xf;
+const LOCK: u32 = 1 << 4;
+const RETIRING: u32 = 1 << 5;
+const CLAIMED: u32 = 1 << 6;
+const REFCOUNT_SHIFT: u32 = 8;
+const REFCOUNT_ONE: u32 = 1 << REFCOUNT_SHIFT;
+/// The most references a granule can hold (24 bits).
+pub const MAX_REFS: u32 = u32::MAX >> REFCOUNT_SHIFT;
 
-fn state_of(word: u64) -> GranuleState {
+// What holds references, and how many at most (module doc of `crate::granule`): an RD's RECs
+// (RMI_FEATURES MAX_RECS_ORDER), an RTT's live entries (512), a REC's pins (one per CPU).
+const _: () = assert!(crate::rec::MAX_RECS <= MAX_REFS as u64);
+const _: () = assert!(crate::rtt::RTT_ENTRIES as u64 <= MAX_REFS as u64);
+
+fn state_of(word: u32) -> GranuleState {
     // Only `LockedGranule::release` writes STATE, always from a `GranuleState`.
-    GranuleState::from_bits(word & STATE_MASK).expect("granule word holds a valid state")
+    GranuleState::from_bits(u64::from(word & STATE_MASK)).expect("granule word holds a valid state")
 }
 
-/// The atomic state word of one granule (see [`crate::granule`]).
+/// The atomic state word of one granule (see [`crate::granule`]): 4 bytes.
 pub struct Granule {
-    word: AtomicU64,
+    word: AtomicU32,
 }
 
 impl Default for Granule {
@@ -39,7 +45,7 @@ impl Granule {
     /// A granule in `state` with no references (for models and tests that start mid-lifecycle).
     pub fn with_state(state: GranuleState) -> Self {
         Self {
-            word: AtomicU64::new(state as u64),
+            word: AtomicU32::new(state as u32),
         }
     }
 
@@ -61,12 +67,12 @@ impl Granule {
     /// (for inspection: a lock holder uses [`LockedGranule::refcount`]).
     pub fn refcount(&self) -> u64 {
         // Acquire: pairs with the Release of the unlock or `put_ref` that set it.
-        self.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT
+        u64::from(self.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT)
     }
 
     /// Whether a CPU holds the granule's lock or has claimed it (for inspection).
     pub fn is_busy(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & (LOCK | OWNER_MASK) != 0
+        self.word.load(Ordering::Relaxed) & (LOCK | CLAIMED) != 0
     }
 
     /// Locks the granule if its state is `expected`; otherwise returns the state it has.
@@ -78,7 +84,7 @@ impl Granule {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             let state = state_of(word);
-            if state != expected || word & OWNER_MASK != 0 {
+            if state != expected || word & CLAIMED != 0 {
                 // A claimed granule (a running REC) is not waited for: a realm may run for long.
                 return Err(state);
             }
@@ -152,7 +158,7 @@ impl Granule {
     /// A pin is a reference taken without the lock, on a claimed granule only: it keeps the
     /// granule in its state, so its memory stays the RMM's, after the claim ends, until the pin
     /// is dropped (PSCI_COMPLETE reading a running target REC's owner and MPIDR). Since LOCK and
-    /// OWNER exclude each other, no pin appears while a CPU holds the lock: a lock holder that
+    /// CLAIMED exclude each other, no pin appears while a CPU holds the lock: a lock holder that
     /// reads REFCOUNT zero still knows it stays zero.
     pub fn lock_or_pin(&self, expected: GranuleState) -> Result<Held<'_>, GranuleState> {
         let mut word = self.word.load(Ordering::Relaxed);
@@ -166,13 +172,14 @@ impl Granule {
                 word = self.word.load(Ordering::Relaxed);
                 continue;
             }
-            let claimed = word & OWNER_MASK != 0;
+            let claimed = word & CLAIMED != 0;
             let new = if claimed {
+                // At most one pin per CPU: far below MAX_REFS.
                 debug_assert!(
-                    word >> REFCOUNT_SHIFT < u64::from(u32::MAX),
+                    word >> REFCOUNT_SHIFT < MAX_REFS,
                     "granule refcount overflow"
                 );
-                word + REFCOUNT_ONE
+                word.wrapping_add(REFCOUNT_ONE)
             } else {
                 word | LOCK
             };
@@ -234,8 +241,8 @@ impl Drop for Claimed<'_> {
     fn drop(&mut self) {
         // Release: pairs with the Acquire of the next lock. One RMW, not a store: pinners
         // (`Granule::lock_or_pin`) may have changed REFCOUNT meanwhile; nothing else has.
-        let old = self.granule.word.fetch_and(!OWNER_MASK, Ordering::Release);
-        debug_assert!(old & OWNER_MASK != 0, "releasing a claim not held");
+        let old = self.granule.word.fetch_and(!CLAIMED, Ordering::Release);
+        debug_assert!(old & CLAIMED != 0, "releasing a claim not held");
     }
 }
 
@@ -286,7 +293,7 @@ impl<'a> LockedGranule<'a> {
     /// The number of references held on the granule.
     pub fn refcount(&self) -> u64 {
         // Acquire: pairs with the Release in `Granule::put_ref`.
-        self.granule.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT
+        u64::from(self.granule.word.load(Ordering::Acquire) >> REFCOUNT_SHIFT)
     }
 
     /// Takes a reference. Only the lock holder may, so zero stays zero while the lock is held.
@@ -294,27 +301,26 @@ impl<'a> LockedGranule<'a> {
         // Relaxed: the reference is handed on by the holder's own unlock (Release) or by the
         // command's return; nothing else is published through the count when it rises.
         let old = self.granule.word.fetch_add(REFCOUNT_ONE, Ordering::Relaxed);
+        // The holders are bounded below MAX_REFS (the const asserts above).
         debug_assert!(
-            old >> REFCOUNT_SHIFT < u64::from(u32::MAX),
+            old >> REFCOUNT_SHIFT < MAX_REFS,
             "granule refcount overflow"
         );
     }
 
-    /// Turns the lock into a claim by CPU `cpu`, in one CAS: the REC_ENTER that checked the
-    /// REC under its lock runs it (while claimed, [`Granule::lock`] fails at once).
-    pub fn claim(self, cpu: usize) -> Claimed<'a> {
-        let owner = (cpu as u64 + 1) << OWNER_SHIFT;
-        debug_assert_eq!(owner & !OWNER_MASK, 0, "CPU index too large for OWNER");
+    /// Turns the lock into a claim, in one CAS: the REC_ENTER that checked the REC under its
+    /// lock runs it (while claimed, [`Granule::lock`] fails at once).
+    pub fn claim(self) -> Claimed<'a> {
         let granule = self.granule;
         core::mem::forget(self);
         let mut word = granule.word.load(Ordering::Relaxed);
         loop {
-            debug_assert!(word & LOCK != 0 && word & OWNER_MASK == 0);
+            debug_assert!(word & LOCK != 0 && word & CLAIMED == 0);
             // Relaxed: the same CPU keeps the granule; whoever comes next is ordered by the
             // claim's release (Release). A loop: `put_ref` may change REFCOUNT meanwhile.
             match granule.word.compare_exchange_weak(
                 word,
-                (word & !LOCK) | owner,
+                (word & !LOCK) | CLAIMED,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -378,10 +384,10 @@ impl<'a> LockedGranule<'a> {
         let mut word = self.granule.word.load(Ordering::Relaxed);
         loop {
             debug_assert!(word & LOCK != 0, "unlocking a granule that is not locked");
-            let mut new = (word & !(STATE_MASK | LOCK | RETIRING)) | to as u64;
+            let mut new = (word & !(STATE_MASK | LOCK | RETIRING)) | to as u32;
             if let Some(refs) = refs {
-                new = new & !(u64::from(u32::MAX) << REFCOUNT_SHIFT)
-                    | u64::from(refs) << REFCOUNT_SHIFT;
+                debug_assert!(refs <= MAX_REFS, "granule refcount overflow");
+                new = new & !(MAX_REFS << REFCOUNT_SHIFT) | refs << REFCOUNT_SHIFT;
             }
             // Release: pairs with the Acquire of the next `Granule::lock` and of
             // `Granule::state`. A loop, not a store: `put_ref` may change REFCOUNT meanwhile.
@@ -421,7 +427,7 @@ mod tests {
         assert_eq!(g.state(), GranuleState::Delegated);
         assert_eq!(
             g.word.load(Ordering::Relaxed),
-            GranuleState::Delegated as u64
+            GranuleState::Delegated as u32
         );
     }
 
@@ -436,7 +442,7 @@ mod tests {
         drop(locked);
         assert_eq!(
             g.word.load(Ordering::Relaxed),
-            REFCOUNT_ONE | GranuleState::Rd as u64
+            REFCOUNT_ONE | GranuleState::Rd as u32
         );
         g.put_ref();
         let locked = g.lock(GranuleState::Rd).unwrap();
@@ -471,10 +477,10 @@ mod tests {
     #[test]
     fn claim_from_the_lock_excludes_locks_and_keeps_pins() {
         let g = Granule::with_state(GranuleState::Rec);
-        let claimed = g.lock_unclaimed(GranuleState::Rec).unwrap().claim(6);
+        let claimed = g.lock_unclaimed(GranuleState::Rec).unwrap().claim();
         assert_eq!(
             g.word.load(Ordering::Relaxed),
-            7 << OWNER_SHIFT | GranuleState::Rec as u64
+            CLAIMED | GranuleState::Rec as u32
         );
         assert_eq!(
             g.lock_unclaimed(GranuleState::Rec).err(),
@@ -497,7 +503,7 @@ mod tests {
         drop(claimed);
         assert_eq!(
             g.word.load(Ordering::Relaxed),
-            REFCOUNT_ONE | GranuleState::Rec as u64
+            REFCOUNT_ONE | GranuleState::Rec as u32
         );
         // Unclaimed, it is locked; the holder waits for the pin to go before a transition.
         let Ok(Held::Locked(locked)) = g.lock_or_pin(GranuleState::Rec) else {
@@ -509,7 +515,7 @@ mod tests {
         locked.transition(GranuleState::Delegated);
         assert_eq!(
             g.word.load(Ordering::Relaxed),
-            GranuleState::Delegated as u64
+            GranuleState::Delegated as u32
         );
         assert_eq!(
             g.lock_unclaimed(GranuleState::Rec).err(),

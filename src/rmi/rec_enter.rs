@@ -87,7 +87,7 @@ pub(super) fn enter<P: Platform>(
     if rec.psci_pending() {
         return Err(RmiError::rec()); // rec_psci
     }
-    let _claimed = locked.claim(cpu);
+    let _claimed = locked.claim();
 
     // Entry (A4.2): the REC's registers, then what the host completed since the last exit.
     let mut vcpu = rec.load();

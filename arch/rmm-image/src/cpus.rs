@@ -9,7 +9,7 @@
 //! - the core's per-CPU state (`rmm::percpu::PerCpu`, one 128-byte cache line).
 //!
 //! About 75 KiB on QEMU `-cpu max`; 512 CPUs take 37 MiB, which TF-A's 24 MiB region for the
-//! RMM cannot hold (267 CPUs with 2 GiB of DRAM). [`check`] refuses a count whose
+//! RMM cannot hold (294 CPUs with 2 GiB of DRAM). [`check`] refuses a count whose
 //! memory the heap cannot hold beside the granule table, with a clear line and
 //! E_RMM_BOOT_CPUS_OUT_OF_RANGE, before anything is allocated. The cold-boot CPU keeps the
 //! static boot stack (entry.rs); its slot in the heap's stacks stays unused.
