@@ -30,6 +30,10 @@ pub struct Granule {
     word: AtomicU32,
 }
 
+// 4 bytes per granule, 1 MiB per GiB of DRAM (module doc); loom's atomics are larger.
+#[cfg(not(loom))]
+const _: () = assert!(core::mem::size_of::<Granule>() == 4);
+
 impl Default for Granule {
     fn default() -> Self {
         Self::new()
