@@ -28,6 +28,10 @@ pub const EXIT_RIPAS_BASE: usize = EXIT + 0x500;
 pub const EXIT_RIPAS_TOP: usize = EXIT + 0x508;
 pub const EXIT_RIPAS_VALUE: usize = EXIT + 0x510;
 pub const EXIT_IMM: usize = EXIT + 0x600;
+pub const EXIT_PMU_OVF_STATUS: usize = EXIT + 0x700;
+
+/// RmiPmuOverflowStatus (B4.4.10): RMI_PMU_OVERFLOW_ACTIVE.
+pub const PMU_OVERFLOW_ACTIVE: u64 = 1;
 
 /// RmiRecEnterFlags (B4.4.15): emul_mmio, inject_sea, trap_wfi, trap_wfe, ripas_response.
 pub const FLAG_EMUL_MMIO: u64 = 1 << 0;
@@ -65,6 +69,9 @@ pub struct Exit {
     /// ripas_base, ripas_top, ripas_value.
     pub ripas: [u64; 3],
     pub imm: u16,
+    /// pmu_ovf_status is RMI_PMU_OVERFLOW_ACTIVE: the realm's PMU has an overflow interrupt
+    /// pending (A8.1).
+    pub pmu_overflow: bool,
 }
 
 /// A REC's RmiRecRun granule.
@@ -102,6 +109,7 @@ impl RecRun {
                 .map(|at| g.read_u64(at)),
             ripas: [EXIT_RIPAS_BASE, EXIT_RIPAS_TOP, EXIT_RIPAS_VALUE].map(|at| g.read_u64(at)),
             imm: g.read_u64(EXIT_IMM) as u16,
+            pmu_overflow: g.read_u64(EXIT_PMU_OVF_STATUS) & 0xff == PMU_OVERFLOW_ACTIVE,
         }
     }
 }

@@ -3,14 +3,14 @@
 //!
 //! Sources: Devicetree Specification v0.4 (chapter 3: root, `/chosen`, `/memory`, `/cpus`;
 //! chapter 2: `reg`, `interrupts`, `phandle`); Linux's bindings: `arm/cpus.yaml` (`reg` is the
-//! MPIDR's affinity fields), `arm/psci.yaml`, `timer/arm,arch_timer.yaml`,
+//! MPIDR's affinity fields), `arm/psci.yaml`, `timer/arm,arch_timer.yaml`, `arm/pmu.yaml`,
 //! `interrupt-controller/arm,gic-v3.yaml` (three cells: type 0 SPI / 1 PPI, number, flags 4 for
 //! level-high; GICv3 has no CPU mask, so the flags are QEMU's `4`, not GICv2's `0xf04`),
 //! `serial/arm,pl011.yaml`, `clock/fixed-clock.yaml`, `chosen.yaml` (initrd, stdout-path).
 
 use crate::layout::{
     GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, MAX_VCPUS, PL011_BASE, PL011_INTID, PL011_SIZE,
-    PTIMER_INTID, RAM_BASE, SPI_BASE, VTIMER_INTID,
+    PMU_INTID, PTIMER_INTID, RAM_BASE, SPI_BASE, VTIMER_INTID,
 };
 use core::fmt::Write;
 use rmm_arch::fdt::Writer;
@@ -26,6 +26,8 @@ pub struct GuestConfig<'a> {
     pub initrd: Option<(u64, u64)>,
     /// The kernel command line.
     pub bootargs: &'a str,
+    /// The realm has a PMU (its overflow interrupt is [`PMU_INTID`]).
+    pub pmu: bool,
 }
 
 /// Why no tree was written.
@@ -130,6 +132,13 @@ pub fn write(config: &GuestConfig, out: &mut [u8]) -> Result<usize, DtbError> {
     w.prop("always-on", &[]);
     w.end_node();
 
+    if config.pmu {
+        w.begin_node("pmu");
+        w.prop_str("compatible", "arm,armv8-pmuv3");
+        w.prop_u32s("interrupts", &[PPI, PMU_INTID - 16, LEVEL_HIGH]);
+        w.end_node();
+    }
+
     w.begin_node(name.unit("intc", GICD_BASE));
     w.prop_str("compatible", "arm,gic-v3");
     w.prop_u32s("#interrupt-cells", &[3]);
@@ -203,6 +212,7 @@ mod tests {
             ram_size: 0x2000_0000,
             initrd: Some((0x4800_0000, 0x4823_4567)),
             bootargs: BOOTARGS,
+            pmu: false,
         }
     }
 
@@ -393,6 +403,31 @@ mod tests {
         let fdt = Fdt::new(&buf[..size]).unwrap();
         assert_eq!(fdt.property("/chosen", "linux,initrd-start"), None);
         assert!(fdt.property("/chosen", "bootargs").is_some());
+    }
+
+    #[test]
+    fn a_realm_with_a_pmu_has_its_node_and_ppi() {
+        let mut buf = vec![0u8; 8192];
+        let without = write(&config(&[0]), &mut buf).unwrap();
+        assert_eq!(
+            Fdt::new(&buf[..without])
+                .unwrap()
+                .property("/pmu", "compatible"),
+            None
+        );
+        let c = GuestConfig {
+            pmu: true,
+            ..config(&[0])
+        };
+        let size = write(&c, &mut buf).unwrap();
+        let fdt = Fdt::new(&buf[..size]).unwrap();
+        assert_eq!(
+            fdt.property("/pmu", "compatible"),
+            Some(&b"arm,armv8-pmuv3\0"[..])
+        );
+        // PPI 7 (INTID 23), level-high.
+        let cells: Vec<u8> = [1u32, 7, 4].iter().flat_map(|c| c.to_be_bytes()).collect();
+        assert_eq!(fdt.property("/pmu", "interrupts"), Some(&cells[..]));
     }
 
     #[test]

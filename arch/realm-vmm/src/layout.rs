@@ -30,5 +30,7 @@ pub const PL011_INTID: u32 = SPI_BASE + 1;
 /// secure phys 29, non-secure phys 30, virt 27, hyp 26).
 pub const VTIMER_INTID: u32 = 27;
 pub const PTIMER_INTID: u32 = 30;
+/// The PMU's overflow interrupt (QEMU `virt`: PPI 7), for a realm with a PMU (A8.1).
+pub const PMU_INTID: u32 = 23;
 /// SPIs the distributor implements (GICD_TYPER.ITLinesNumber = SPI_COUNT / 32).
 pub const SPI_COUNT: u32 = 64;

@@ -4,10 +4,10 @@
 
 use super::vcpu::{self, KICK_SGI};
 use core::fmt;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use ns_el2::rec_run::{Exit, LRS};
 use ns_el2::{console, gic};
-use realm_vmm::layout::{MAX_VCPUS, PL011_INTID, PTIMER_INTID, VTIMER_INTID};
+use realm_vmm::layout::{MAX_VCPUS, PL011_INTID, PMU_INTID, PTIMER_INTID, VTIMER_INTID};
 use realm_vmm::mmio::{MmioAccess, Region};
 use realm_vmm::pl011::Pl011;
 use realm_vmm::vgic::{self, Effect, Vgic};
@@ -102,14 +102,16 @@ pub fn set_online(vcpu: usize, on: bool) {
     kick_all(effect);
 }
 
-/// This CPU's interrupts: the kick SGI, the guest's timer PPIs (a timer firing while the realm
-/// runs ends its run) and the EL2 timer, all Group 1 Non-secure, signalled but never taken
-/// (PSTATE.I stays masked): they end a realm's run or a WFI.
+/// This CPU's interrupts: the kick SGI, the guest's timer and PMU PPIs (a timer firing or a
+/// counter overflowing while the realm runs ends its run) and the EL2 timer, all Group 1
+/// Non-secure, signalled but never taken (PSTATE.I stays masked): they end a realm's run or a
+/// WFI.
 pub fn init_cpu() {
     gic::enable_private(&[
         KICK_SGI as u32,
         VTIMER_INTID,
         PTIMER_INTID,
+        PMU_INTID,
         HYP_TIMER_INTID,
         MAINTENANCE_INTID,
     ]);
@@ -165,7 +167,8 @@ pub fn fill_lrs(vcpu: usize, lrs: &mut [u64; LRS]) -> u64 {
     hcr
 }
 
-/// After every exit of `vcpu`: the list registers back into the vGIC, the timers' levels.
+/// After every exit of `vcpu`, on its CPU: the list registers back into the vGIC, the levels
+/// of the timers' and the PMU's PPIs.
 pub fn after_exit(vcpu: usize, exit: &Exit) {
     let asserted = |ctl: u64| ctl & 0b111 == 0b101; // ENABLE, ISTATUS, not IMASK
     with(|d| {
@@ -174,7 +177,27 @@ pub fn after_exit(vcpu: usize, exit: &Exit) {
             .set_ppi_level(vcpu, VTIMER_INTID, asserted(exit.timers[0]));
         d.vgic
             .set_ppi_level(vcpu, PTIMER_INTID, asserted(exit.timers[2]));
+        d.vgic.set_ppi_level(vcpu, PMU_INTID, exit.pmu_overflow);
     });
+    mask_pmu_ppi(vcpu, exit.pmu_overflow);
+}
+
+/// Whether each vCPU's CPU has the PMU's physical PPI masked.
+static PMU_PPI_MASKED: [AtomicBool; MAX_VCPUS] = [const { AtomicBool::new(false) }; MAX_VCPUS];
+
+/// The realm's PMU is the processor's: its overflow raises the physical PPI, which ends the run
+/// (an IRQ exit with pmu_ovf_status ACTIVE, A8.1). While the overflow is active the PPI is
+/// masked at this CPU's redistributor, or every entry would end at once; the guest gets the
+/// virtual PPI instead, and an exit that shows the overflow cleared unmasks it. Relaxed: each
+/// flag is only used by its vCPU's CPU.
+fn mask_pmu_ppi(vcpu: usize, overflow: bool) {
+    let Some(masked) = PMU_PPI_MASKED.get(vcpu) else {
+        return;
+    };
+    if overflow != masked.load(Ordering::Relaxed) {
+        gic::set_private(&[PMU_INTID], !overflow);
+        masked.store(overflow, Ordering::Relaxed);
+    }
 }
 
 /// When vCPU `vcpu`'s enabled, unmasked EL1 timers fire, from its last exit.

@@ -193,6 +193,7 @@ mod boot {
             return Err("the kernel and initramfs do not fit the guest's RAM");
         }
         let mpidrs: [u64; MAX_VCPUS] = core::array::from_fn(realm::mpidr);
+        let features = realm::Features::offered().map_err(|_| "RMI_FEATURES failed")?;
         let tree = super::pool::take(DTB_MAX / GRANULE_SIZE, 1).map_err(|_| "no memory")?;
         // SAFETY: DTB_MAX bytes of pool memory just taken, used by nothing else (MMU off).
         let buf =
@@ -203,6 +204,7 @@ mod boot {
                 ram_size: config.ram,
                 initrd: initrd.map(|b| (b.ipa, b.ipa + b.host.1)),
                 bootargs,
+                pmu: features.pmu_counters.is_some(),
             },
             buf,
         )
@@ -215,6 +217,7 @@ mod boot {
             bootargs
         );
         Ok(realm::Guest {
+            features,
             ram: config.ram,
             vcpus: config.vcpus,
             blobs: [

@@ -85,8 +85,39 @@ pub struct Blob {
     pub ipa: u64,
 }
 
+/// What the realm is given: SVE at the longest vector length, the PMU with every counter and
+/// every breakpoint and watchpoint, where RMI_FEATURES offers them (RmiFeatureRegister0
+/// SVE_EN/SVE_VL, PMU_EN/PMU_NUM_CTRS, NUM_BPS, NUM_WPS; A3.1.3 to A3.1.5): the guest then
+/// finds them in its ID registers, and the PMU in its device tree.
+#[derive(Clone, Copy)]
+pub struct Features {
+    /// SVE_VL, if SVE is offered.
+    pub sve_vl: Option<u8>,
+    /// PMU_NUM_CTRS, if a PMU with counters is offered.
+    pub pmu_counters: Option<u8>,
+    /// NUM_BPS and NUM_WPS.
+    pub bps: u8,
+    pub wps: u8,
+}
+
+impl Features {
+    /// What RMI_FEATURES offers.
+    pub fn offered() -> Result<Self, RealmError> {
+        let f = rmi_ok("RMI_FEATURES", rmi::features(0))?;
+        let pmu_counters = ((f >> 27) & 0x1f) as u8;
+        Ok(Self {
+            sve_vl: ((f >> 9) & 1 != 0).then_some(((f >> 10) & 0xf) as u8),
+            pmu_counters: ((f >> 26) & 1 != 0 && pmu_counters != 0).then_some(pmu_counters),
+            bps: ((f >> 14) & 0x3f) as u8,
+            wps: ((f >> 20) & 0x3f) as u8,
+        })
+    }
+}
+
 /// What the guest boots with.
 pub struct Guest {
+    /// What the realm is given.
+    pub features: Features,
     /// Guest RAM in bytes from [`RAM_BASE`].
     pub ram: u64,
     /// The kernel (at `RAM_BASE`), the initramfs and the device tree.
@@ -229,7 +260,7 @@ pub fn build(guest: &Guest) -> Result<&'static mut Realm, RealmError> {
     let realm = realm_storage();
     realm.vcpus = guest.vcpus;
     realm.ram = guest.ram;
-    create_rd(realm)?;
+    create_rd(realm, guest.features)?;
     let ram_top = RAM_BASE + guest.ram;
     // Level-2 RTTs over RAM, RIPAS RAM on their 2 MiB entries, then the level-3 RTTs.
     let mut tables = MEMORY.lock();
@@ -278,36 +309,22 @@ fn realm_storage() -> &'static mut Realm {
     unsafe { &mut *core::ptr::addr_of_mut!(REALM) }
 }
 
-fn create_rd(realm: &mut Realm) -> Result<(), RealmError> {
+fn create_rd(realm: &mut Realm, features: Features) -> Result<(), RealmError> {
     realm.rd = pool::delegated()?;
     let roots = pool::take(RTT_NUM_START, RTT_NUM_START)?;
     for i in 0..RTT_NUM_START {
         pool::delegate(Granule::at(roots.pa() + i * GRANULE_SIZE))?;
     }
     realm.roots = roots.pa();
-    let features = rmi_ok("RMI_FEATURES", rmi::features(0))?;
-    // SVE at the longest vector length and the PMU with every counter, where RMI_FEATURES
-    // offers them (RmiFeatureRegister0 SVE_EN/SVE_VL, PMU_EN/PMU_NUM_CTRS; A3.1.3, A3.1.5):
-    // the guest then finds them in its ID registers.
-    let sve = (features >> 9) & 1 != 0;
-    let pmu = (features >> 26) & 1 != 0 && (features >> 27) & 0x1f != 0;
+    let (sve, pmu) = (features.sve_vl.is_some(), features.pmu_counters.is_some());
     let flags = if sve { RealmFlags::SVE } else { 0 } | if pmu { RealmFlags::PMU } else { 0 };
     let params = RealmParams {
         flags: RealmFlags::from_bits(flags),
         s2sz: IPA_WIDTH as u8,
-        sve_vl: if sve {
-            ((features >> 10) & 0xf) as u8
-        } else {
-            0
-        },
-        // The most breakpoints and watchpoints there are (RmiFeatureRegister0 NUM_BPS, NUM_WPS).
-        num_bps: ((features >> 14) & 0x3f) as u8,
-        num_wps: ((features >> 20) & 0x3f) as u8,
-        pmu_num_ctrs: if pmu {
-            ((features >> 27) & 0x1f) as u8
-        } else {
-            0
-        },
+        sve_vl: features.sve_vl.unwrap_or(0),
+        num_bps: features.bps,
+        num_wps: features.wps,
+        pmu_num_ctrs: features.pmu_counters.unwrap_or(0),
         hash_algo: RHA,
         rpv: [0; 64],
         vmid: VMID,

@@ -15,13 +15,10 @@ use crate::granule::Granule;
 use crate::params::{pending_lr, RealmFeatures, ENTER_LRS, EXIT_IRQ, EXIT_LRS};
 use crate::report::{Outcome, Why};
 use core::sync::atomic::{AtomicU64, Ordering};
+use ns_el2::rec_run::{EXIT_PMU_OVF_STATUS, PMU_OVERFLOW_ACTIVE};
 use rmm_arch::realm_report::{Step, PMU_INTID};
 use rmm_arch::{isb, read_sysreg, write_sysreg};
 
-/// RmiRecExit.pmu_ovf_status (B4.4.16).
-const EXIT_PMU_OVF_STATUS: usize = 0x800 + 0x700;
-/// RMI_PMU_OVERFLOW_ACTIVE.
-const PMU_OVERFLOW_ACTIVE: u64 = 1;
 /// The list register the PMU's interrupt goes in (0 and 1 are the timers').
 const PMU_LR: usize = 2;
 
