@@ -14,8 +14,10 @@ const OWNER_MASK: u64 = 0xff_ffff << OWNER_SHIFT;
 const REFCOUNT_SHIFT: u32 = 32;
 const REFCOUNT_ONE: u64 = 1 << REFCOUNT_SHIFT;
 
+// Only `LockedGranule::release` writes STATE, always from a `GranuleState`, so the decode
+// cannot fail unless the RMM's own table is corrupt: then no state is right, and halting is.
+#[allow(clippy::expect_used)]
 fn state_of(word: u64) -> GranuleState {
-    // Only `LockedGranule::release` writes STATE, always from a `GranuleState`.
     GranuleState::from_bits(word & STATE_MASK).expect("granule word holds a valid state")
 }
 
@@ -172,7 +174,8 @@ impl Granule {
                     word >> REFCOUNT_SHIFT < u64::from(u32::MAX),
                     "granule refcount overflow"
                 );
-                word + REFCOUNT_ONE
+                // Below u32::MAX pins (one per CPU at most), checked above: no saturation.
+                word.saturating_add(REFCOUNT_ONE)
             } else {
                 word | LOCK
             };
@@ -303,7 +306,8 @@ impl<'a> LockedGranule<'a> {
     /// Turns the lock into a claim by CPU `cpu`, in one CAS: the REC_ENTER that checked the
     /// REC under its lock runs it (while claimed, [`Granule::lock`] fails at once).
     pub fn claim(self, cpu: usize) -> Claimed<'a> {
-        let owner = (cpu as u64 + 1) << OWNER_SHIFT;
+        // A CPU index is below the CPU count: no saturation.
+        let owner = (cpu as u64).saturating_add(1) << OWNER_SHIFT;
         debug_assert_eq!(owner & !OWNER_MASK, 0, "CPU index too large for OWNER");
         let granule = self.granule;
         core::mem::forget(self);
@@ -515,6 +519,14 @@ mod tests {
             g.lock_unclaimed(GranuleState::Rec).err(),
             Some(ClaimError::State(GranuleState::Delegated))
         );
+    }
+
+    #[test]
+    fn state_encodings_round_trip() {
+        for state in GranuleState::ALL {
+            assert_eq!(GranuleState::from_bits(state as u64), Some(state));
+        }
+        assert_eq!(GranuleState::from_bits(GranuleState::ALL.len() as u64), None);
     }
 
     #[test]
