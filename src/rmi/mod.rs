@@ -173,8 +173,8 @@ fn run<P: Platform>(rmm: &Rmm<P>, cpu: usize, command: Command, regs: &[u64; 8])
         Command::RttSetRipas => ripas::set(rmm, cpu, regs, &mut outputs),
     };
     out[0] = return_code(result);
-    let n = command.output_count();
-    out[1..=n].copy_from_slice(&outputs[..n]);
+    let x1_on = out.iter_mut().skip(1).zip(outputs);
+    x1_on.take(command.output_count()).for_each(|(x, value)| *x = value);
     out
 }
 
