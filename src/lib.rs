@@ -7,6 +7,25 @@
 //!
 //! Every atomic comes from [`sync`], so that the same source builds with loom's atomics under
 //! `--cfg loom` for the models in `loom-tests/`.
+//!
+//! # Panic-free by lint
+//!
+//! No input from the host or a realm may panic the RMM: on hardware a panic halts the CPU.
+//! Every module that handles such input is declared through `panic_free!` (below), which
+//! denies unchecked arithmetic, indexing and slicing, `unwrap`, `expect`, `panic!`,
+//! `unreachable!`, `todo!` and `unimplemented!` in it (outside its tests): arithmetic on an
+//! input is checked (an error with the spec's code) or wraps where the architecture wraps,
+//! saying so; arithmetic bounded by the RMM's own invariants may saturate, with the bound in a
+//! comment; lookups use `get` with an error path, iterators, fixed-size arrays or
+//! `split_*`. `debug_assert!` stays for the RMM's own invariants (off in the images). Covered: [`attestation`], [`granule`], [`measurement`],
+//! [`memory`], `monitor`, [`percpu`], [`psci`], [`rec`] (not yet `rec::stage2`), [`rmi`] (not
+//! yet `rmi::{rtt, rtt_fold, rtt_unprotected, data, realm, features}` nor
+//! `rmi::params::realm`: they join when the LPA2 work on them lands), [`rsi`], [`smccc`],
+//! `trace`. Not covered: [`rtt`] and [`realm`] (likewise), [`platform`], [`spinlock`],
+//! [`sync`], the host platform and the audit (test machinery). An operation that provably
+//! cannot fail and that the compiler cannot see through gets `#[allow(clippy::...)]` on the
+//! smallest item, with a comment saying why it cannot fail (or why halting is right); keep
+//! these few. `clippy.toml` exempts P-384's modular point and scalar arithmetic.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -14,28 +33,52 @@ extern crate alloc;
 #[cfg(feature = "host")]
 extern crate std;
 
+/// Declares modules panic-free by lint (see the crate documentation); `panic_free! { exempt:
+/// ... }` exempts a child of such a module that has not been made so yet.
+macro_rules! panic_free {
+    (@level $level:ident $($(#[$attr:meta])* $vis:vis mod $name:ident;)+) => {$(
+        $(#[$attr])*
+        #[cfg_attr(not(test), $level(
+            clippy::arithmetic_side_effects,
+            clippy::indexing_slicing,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            clippy::unreachable,
+            clippy::todo,
+            clippy::unimplemented,
+        ))]
+        $vis mod $name;
+    )+};
+    (exempt: $($t:tt)+) => { panic_free!(@level allow $($t)+); };
+    ($($t:tt)+) => { panic_free!(@level deny $($t)+); };
+}
+
 #[cfg(all(feature = "audit", not(loom)))]
 pub mod audit;
-
-pub mod attestation;
-pub mod granule;
 #[cfg(feature = "host")]
 pub mod host;
-pub mod measurement;
-pub mod memory;
-mod monitor;
-pub mod percpu;
 pub mod platform;
-pub mod psci;
 pub mod realm;
-pub mod rec;
-pub mod rmi;
-pub mod rsi;
 pub mod rtt;
-pub mod smccc;
 pub mod spinlock;
 pub mod sync;
-mod trace;
+
+// Every path that handles host or realm input.
+panic_free! {
+    pub mod attestation;
+    pub mod granule;
+    pub mod measurement;
+    pub mod memory;
+    mod monitor;
+    pub mod percpu;
+    pub mod psci;
+    pub mod rec;
+    pub mod rmi;
+    pub mod rsi;
+    pub mod smccc;
+    mod trace;
+}
 
 pub use monitor::Rmm;
 pub use platform::Platform;

@@ -41,6 +41,9 @@ impl<P: Platform> Rmm<P> {
     ///
     /// # Panics
     /// If `cpu` is not below the CPU count, or the CPU is already inside the RMM.
+    // `cpu` is the platform's own index of the calling CPU, never host input: a wrong one is a
+    // platform bug, for which halting is right.
+    #[allow(clippy::indexing_slicing)]
     pub fn handle_rmi(&self, cpu: usize, regs: &[u64; 8]) -> [u64; 8] {
         let _inside = self.cpus[cpu].enter();
         rmi::dispatch(self, cpu, regs)
@@ -57,6 +60,8 @@ impl<P: Platform> Rmm<P> {
     }
 
     /// CPU `cpu`'s private state.
+    // In range: every `cpu` in the core comes from `handle_rmi`, which indexed the same table.
+    #[allow(clippy::indexing_slicing)]
     pub(crate) fn cpu(&self, cpu: usize) -> &PerCpu {
         &self.cpus[cpu]
     }

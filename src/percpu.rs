@@ -68,8 +68,9 @@ impl PerCpu {
     /// Announces a lock-free walk of the realm whose RD is at `rd`. The caller must not wait
     /// for any lock until the returned guard is dropped.
     pub fn announce_walk(&self, rd: u64) -> Walk<'_> {
-        // Relaxed loads and stores of our own slot: only this CPU writes it.
-        let seq = self.walk_seq.load(Ordering::Relaxed) + 1;
+        // Relaxed loads and stores of our own slot: only this CPU writes it. A sequence number
+        // wraps: 2^64 is even, so parity survives, and `quiesce` compares only for equality.
+        let seq = self.walk_seq.load(Ordering::Relaxed).wrapping_add(1);
         debug_assert!(seq % 2 == 1, "walks do not nest");
         self.walk_rd.store(rd, Ordering::Relaxed);
         self.walk_seq.store(seq, Ordering::Relaxed);
@@ -84,7 +85,7 @@ impl Drop for Walk<'_> {
     fn drop(&mut self) {
         // Release: pairs with the Acquire in `quiesce`; all our reads of the realm's tables
         // happen before a destroyer that waited for us reuses them.
-        self.cpu.walk_seq.store(self.seq + 1, Ordering::Release);
+        self.cpu.walk_seq.store(self.seq.wrapping_add(1), Ordering::Release);
     }
 }
 

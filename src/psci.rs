@@ -152,7 +152,8 @@ pub fn handle<P: Platform>(
     } else {
         u64::MAX
     };
-    let [x1, x2, x3] = [1, 2, 3].map(|n| vcpu.gprs[n] & width);
+    let [_, x1, x2, x3, ..] = vcpu.gprs;
+    let [x1, x2, x3] = [x1, x2, x3].map(|x| x & width);
     let answer = |vcpu: &mut VcpuContext, x0: u64| {
         vcpu.gprs[0] = x0;
         Some(Handled::Resume)

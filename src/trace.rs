@@ -46,6 +46,12 @@ impl fmt::Display for Regs<'_> {
     }
 }
 
+/// `regs[from..from + n]`, or as much of it as there is.
+fn part(regs: &[u64], from: usize, n: usize) -> &[u64] {
+    let rest = regs.get(from..).unwrap_or_default();
+    rest.get(..n).unwrap_or(rest)
+}
+
 /// Whether calls are traced now: constant false where the platform never traces.
 #[inline(always)]
 pub(crate) fn enabled<P: Platform>(platform: &P) -> bool {
@@ -69,13 +75,13 @@ fn call<P: Platform>(
     }) = signature
     else {
         // Not a function the RMM knows: it returned NOT_SUPPORTED in x0.
-        let x0 = Regs(out.map_or(&[], |out| &out[..1]));
+        let x0 = Regs(out.map_or(&[], |out| part(out, 0, 1)));
         return platform.trace(format_args!("CPU {cpu}: SMC {fid:#x} ->{x0}"));
     };
-    let args = Regs(&regs[1..=inputs]);
+    let args = Regs(part(regs, 1, inputs));
     match out {
         Some(out) => {
-            let results = Regs(&out[..outputs]);
+            let results = Regs(part(out, 0, outputs));
             platform.trace(format_args!("CPU {cpu}: {name}{args} ->{results}"))
         }
         None => platform.trace(format_args!("CPU {cpu}: {name}{args} -> exit to host")),
@@ -92,7 +98,7 @@ pub(crate) fn rmi<P: Platform>(
     out: &[u64; 8],
 ) {
     let signature =
-        command.map(|c| Signature::new(c.name(), c.input_count(), c.output_count() + 1));
+        command.map(|c| Signature::new(c.name(), c.input_count(), c.output_count().saturating_add(1)));
     call(platform, cpu, fid.into(), signature, regs, Some(out));
 }
 

@@ -84,7 +84,6 @@ pub(super) fn realm_claims<W: Write>(
     claims: &super::RealmClaims<'_>,
     public_key_claim: &[u8],
 ) -> Result<(), W::Error> {
-    let digest_len = claims.hash_algo.digest_len();
     let mut enc = Encoder::from(w);
     enc.push(Header::Map(Some(8)))?;
     enc.push(Header::Positive(CLAIM_CHALLENGE))?;
@@ -94,11 +93,11 @@ pub(super) fn realm_claims<W: Write>(
     enc.push(Header::Positive(CLAIM_PERSONALIZATION))?;
     enc.bytes(claims.personalization, None)?;
     enc.push(Header::Positive(CLAIM_RIM))?;
-    enc.bytes(&claims.rim.as_bytes()[..digest_len], None)?;
+    enc.bytes(claims.rim.digest(claims.hash_algo), None)?;
     enc.push(Header::Positive(CLAIM_REMS))?;
     enc.push(Header::Array(Some(claims.rems.len())))?;
     for rem in claims.rems {
-        enc.bytes(&rem.as_bytes()[..digest_len], None)?;
+        enc.bytes(rem.digest(claims.hash_algo), None)?;
     }
     enc.push(Header::Positive(CLAIM_HASH_ALGO))?;
     enc.text(super::hash_algo_name(claims.hash_algo), None)?;
@@ -136,12 +135,14 @@ pub(super) fn write_token<S: ByteStore + ?Sized>(
 ) -> Result<Layout, OutOfSpace> {
     let mut payload_len = 0;
     realm_claims(SizeCounter(&mut payload_len), claims, public_key_claim)?;
-    let sign1_len = 1 // tag 18
-        + 1 // array(4)
-        + 1 + PROTECTED_HEADER.len()
-        + 1 // unprotected {}
-        + head_len(payload_len as u64) + payload_len
+    // The COSE_Sign1 around the payload: tag 18, array(4), protected header, unprotected {},
+    // then the payload's head, and the signature.
+    const SIGN1_FIXED: usize = 1 + 1 + 1 + PROTECTED_HEADER.len() + 1
         + head_len(SIGNATURE_SIZE as u64) + SIGNATURE_SIZE;
+    let sign1_len = SIGN1_FIXED
+        .checked_add(head_len(payload_len as u64))
+        .and_then(|n| n.checked_add(payload_len))
+        .ok_or(OutOfSpace)?;
 
     let mut pos = 0;
     let mut enc = Encoder::from(StoreWriter::new(store, &mut pos));
@@ -161,7 +162,7 @@ pub(super) fn write_token<S: ByteStore + ?Sized>(
     let mut enc = Encoder::from(StoreWriter::new(store, &mut pos));
     enc.push(Header::Bytes(Some(SIGNATURE_SIZE)))?;
     enc.write_all(&[0u8; SIGNATURE_SIZE])?;
-    let signature = pos - SIGNATURE_SIZE;
+    let signature = pos.checked_sub(SIGNATURE_SIZE).ok_or(OutOfSpace)?;
     Ok(Layout {
         len: pos,
         payload,

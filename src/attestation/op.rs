@@ -58,15 +58,15 @@ impl AttestationOp {
         let mut head = [0u8; 32];
         let head_len = cbor::sig_structure_head(&mut head, layout.payload_len)?;
         let mut hasher = Sha384::new();
-        hasher.update(&head[..head_len]);
+        hasher.update(head.get(..head_len).ok_or(OutOfSpace)?);
         let mut chunk = [0u8; COPY_CHUNK];
-        let mut at = layout.payload;
-        let end = layout.payload + layout.payload_len;
-        while at < end {
-            let n = (end - at).min(COPY_CHUNK);
-            token.read_at(at, &mut chunk[..n])?;
-            hasher.update(&chunk[..n]);
-            at += n;
+        let (mut at, mut left) = (layout.payload, layout.payload_len);
+        while left != 0 {
+            let (part, _) = chunk.split_at_mut(left.min(COPY_CHUNK));
+            token.read_at(at, part)?;
+            hasher.update(&*part);
+            at = at.checked_add(part.len()).ok_or(OutOfSpace)?;
+            left = left.saturating_sub(part.len());
         }
         let digest: [u8; DIGEST_SIZE] = hasher.finalize().into();
         Ok(Self {
@@ -135,21 +135,23 @@ impl AttestationOp {
         let total = max.min(self.remaining());
         let mut done = 0;
         let mut chunk = [0u8; COPY_CHUNK];
-        while done < total {
-            let n = (total - done).min(COPY_CHUNK);
+        // Neither addition saturates: `copied + total <= len`.
+        while let Some(left) = total.checked_sub(done).filter(|&left| left != 0) {
+            let (part, _) = chunk.split_at_mut(left.min(COPY_CHUNK));
             token
-                .read_at(self.copied, &mut chunk[..n])
+                .read_at(self.copied, part)
                 .map_err(|_| CopyError::Store)?;
-            sink(done, &chunk[..n]).map_err(CopyError::Sink)?;
-            self.copied += n;
-            done += n;
+            sink(done, part).map_err(CopyError::Sink)?;
+            self.copied = self.copied.saturating_add(part.len());
+            done = done.saturating_add(part.len());
         }
         Ok(done)
     }
 
     /// Token bytes not yet copied out.
     pub fn remaining(&self) -> usize {
-        self.len - self.copied
+        // `copied <= len`: `load` refuses a state where it is not.
+        self.len.saturating_sub(self.copied)
     }
 
     /// Whether the whole token has been copied out: the operation is over (B5.3.1
@@ -176,13 +178,16 @@ impl AttestationOp {
     pub fn load<S: ByteStore + ?Sized>(scratch: &S) -> Result<Option<Self>, StateError> {
         let mut state = [0u8; OP_STATE_SIZE];
         scratch.read_at(0, &mut state).map_err(|_| StateError)?;
-        let word =
-            |i: usize| u32::from_le_bytes([state[i], state[i + 1], state[i + 2], state[i + 3]]);
+        let word = |at: usize| {
+            let bytes = state.get(at..).and_then(|b| b.first_chunk::<4>());
+            bytes.map_or(0, |b| u32::from_le_bytes(*b) as usize)
+        };
         if state[0..8] != MAGIC.to_le_bytes() {
             return Ok(None);
         }
-        let (len, signature_at, copied) = (word(8) as usize, word(12) as usize, word(16) as usize);
-        if copied > len || signature_at + cbor::SIGNATURE_SIZE > len || len > scratch_limit() {
+        let (len, signature_at, copied) = (word(8), word(12), word(16));
+        let signature_end = signature_at.checked_add(cbor::SIGNATURE_SIZE);
+        if copied > len || signature_end.is_none_or(|end| end > len) || len > scratch_limit() {
             return Err(StateError);
         }
         let signer: &[u8; SIGNER_STATE_SIZE] = state[24..].try_into().map_err(|_| StateError)?;

@@ -96,20 +96,20 @@ impl TokenSigner {
             return Progress::Done;
         }
         if self.window < WINDOWS {
-            let end = (self.window + WINDOWS_PER_STEP).min(WINDOWS);
-            while self.window < end {
+            let end = self.window.saturating_add(WINDOWS_PER_STEP).min(WINDOWS);
+            for window in self.window..end {
                 for _ in 0..WINDOW_BITS {
                     self.acc = self.acc.double();
                 }
-                let w = nibble(&self.k, self.window);
+                let w = nibble(&self.k, window);
                 let mut t = ProjectivePoint::IDENTITY;
                 for (j, entry) in self.table.iter().enumerate().skip(1) {
                     t.conditional_assign(entry, w.ct_eq(&(j as u8)));
                 }
                 self.acc += t;
-                self.last_step_ops += WINDOW_BITS + 1;
-                self.window += 1;
+                self.last_step_ops = self.last_step_ops.saturating_add(WINDOW_BITS + 1);
             }
+            self.window = end;
             return Progress::Pending;
         }
         match self.finish(key) {
@@ -194,7 +194,7 @@ impl TokenSigner {
         let mut k = [0u8; 48];
         k.copy_from_slice(&state[OFF_K..OFF_ACC]);
         let acc_bytes = &state[OFF_ACC..OFF_ACC + AFFINE_SIZE];
-        let acc = if acc_bytes[0] == 0 {
+        let acc = if acc_bytes.first() == Some(&0) {
             if acc_bytes.iter().any(|&b| b != 0) {
                 return Err(StateError);
             }
@@ -228,15 +228,17 @@ impl TokenSigner {
 /// `[0·G, 1·G, ..., 15·G]`.
 fn table() -> [ProjectivePoint; 16] {
     let mut table = [ProjectivePoint::IDENTITY; 16];
-    for j in 1..16 {
-        table[j] = table[j - 1] + ProjectivePoint::GENERATOR;
+    let mut point = ProjectivePoint::IDENTITY;
+    for entry in table.iter_mut().skip(1) {
+        point += ProjectivePoint::GENERATOR;
+        *entry = point;
     }
     table
 }
 
-/// Window `i` of big-endian `k`, window 0 the most significant.
+/// Window `i` (below [`WINDOWS`]) of big-endian `k`, window 0 the most significant.
 fn nibble(k: &[u8; 48], i: usize) -> u8 {
-    let byte = k[(i / 2) % 48];
+    let byte = k.get(i / 2).copied().unwrap_or(0);
     if i.is_multiple_of(2) {
         byte >> 4
     } else {

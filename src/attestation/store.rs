@@ -1,8 +1,8 @@
 //! Where the token is built: byte stores over plain slices or over granules, and a CBOR
 //! writer into them that fails (never panics, never allocates) when the store is full.
 
+use crate::memory::{granule_pieces, read_bytes, write_bytes};
 use crate::platform::GranuleMemory;
-use crate::sync::Ordering;
 
 /// The store has no room (or no bytes) at the requested offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,13 +34,13 @@ impl ByteStore for [u8] {
 
     fn write_at(&mut self, offset: usize, bytes: &[u8]) -> Result<(), OutOfSpace> {
         let range = span(offset, bytes.len(), self.len())?;
-        self[range].copy_from_slice(bytes);
+        self.get_mut(range).ok_or(OutOfSpace)?.copy_from_slice(bytes);
         Ok(())
     }
 
     fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfSpace> {
         let range = span(offset, buf.len(), self.len())?;
-        buf.copy_from_slice(&self[range]);
+        buf.copy_from_slice(self.get(range).ok_or(OutOfSpace)?);
         Ok(())
     }
 }
@@ -61,48 +61,48 @@ impl<'a> GranuleBytes<'a> {
         Self { granules }
     }
 
-    fn word(&self, byte: usize) -> &crate::sync::MemoryWord {
-        const GRANULE: usize = crate::GRANULE_SIZE as usize;
-        &self.granules[byte / GRANULE][(byte % GRANULE) / 8]
+    /// The pieces of `[offset, offset + len)` within one granule each: `(granule, offset in
+    /// it, length)`, once [`span`] has checked the range.
+    fn pieces(
+        &self,
+        offset: usize,
+        len: usize,
+    ) -> impl Iterator<Item = (&'a GranuleMemory, usize, usize)> + use<'a> {
+        let granules = self.granules;
+        granule_pieces(offset as u64, len).filter_map(move |(at, _, n)| {
+            let granule = granules.get(usize::try_from(at / crate::GRANULE_SIZE).ok()?)?;
+            Some((*granule, (at % crate::GRANULE_SIZE) as usize, n))
+        })
     }
 }
 
+// Relaxed throughout (`memory::read_bytes`, `write_bytes`): the REC owner is the only accessor
+// (type doc).
 impl ByteStore for GranuleBytes<'_> {
     fn capacity(&self) -> usize {
-        self.granules.len() * crate::GRANULE_SIZE as usize
+        // At most 16 aux granules: no saturation.
+        self.granules.len().saturating_mul(crate::GRANULE_SIZE as usize)
     }
 
     fn write_at(&mut self, offset: usize, bytes: &[u8]) -> Result<(), OutOfSpace> {
-        let range = span(offset, bytes.len(), self.capacity())?;
-        let mut at = range.start;
+        span(offset, bytes.len(), self.capacity())?;
         let mut rest = bytes;
-        while !rest.is_empty() {
-            let word = self.word(at);
-            let lane = at % 8;
-            let n = (8 - lane).min(rest.len());
-            // Relaxed: the REC owner is the only accessor (type doc).
-            let mut value = word.load(Ordering::Relaxed).to_le_bytes();
-            value[lane..lane + n].copy_from_slice(&rest[..n]);
-            // Relaxed: as above.
-            word.store(u64::from_le_bytes(value), Ordering::Relaxed);
-            at += n;
-            rest = &rest[n..];
+        for (granule, at, n) in self.pieces(offset, bytes.len()) {
+            let (part, tail) = rest.split_at(n.min(rest.len()));
+            write_bytes(granule, at, part);
+            rest = tail;
         }
         Ok(())
     }
 
     fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfSpace> {
-        let range = span(offset, buf.len(), self.capacity())?;
-        let mut at = range.start;
-        let mut rest = &mut buf[..];
-        while !rest.is_empty() {
-            let lane = at % 8;
-            let n = (8 - lane).min(rest.len());
-            // Relaxed: the REC owner is the only accessor (type doc).
-            let value = self.word(at).load(Ordering::Relaxed).to_le_bytes();
-            let (head, tail) = rest.split_at_mut(n);
-            head.copy_from_slice(&value[lane..lane + n]);
-            at += n;
+        let len = buf.len();
+        span(offset, len, self.capacity())?;
+        let mut rest = buf;
+        for (granule, at, n) in self.pieces(offset, len) {
+            let n = n.min(rest.len());
+            let (part, tail) = core::mem::take(&mut rest).split_at_mut(n);
+            read_bytes(granule, at, part);
             rest = tail;
         }
         Ok(())
@@ -129,8 +129,9 @@ impl<S: ByteStore + ?Sized> ciborium_io::Write for StoreWriter<'_, S> {
     type Error = OutOfSpace;
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), OutOfSpace> {
+        let end = self.pos.checked_add(data.len()).ok_or(OutOfSpace)?;
         self.store.write_at(*self.pos, data)?;
-        *self.pos += data.len();
+        *self.pos = end;
         Ok(())
     }
 

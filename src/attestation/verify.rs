@@ -170,7 +170,8 @@ pub fn verify_realm_token<'a>(
     let (key, rak_public) = cose_key_p384(rak_claim).ok_or(VerifyError::InvalidKey)?;
     let signature = Signature::from_slice(signature).map_err(|_| VerifyError::BadSignature)?;
     let mut heads = [0u8; 32];
-    let (h0, h1, h2) = sig_structure_heads(&mut heads, protected.len(), payload.len());
+    let (h0, h1, h2) = sig_structure_heads(&mut heads, protected.len(), payload.len())
+        .ok_or(VerifyError::BadSignature)?;
     key.multipart_verify(&[h0, protected, h1, h2, payload], &signature)
         .map_err(|_| VerifyError::BadSignature)?;
 
@@ -252,36 +253,39 @@ fn cose_key_p384(claim: &[u8]) -> Option<(VerifyingKey, [u8; 97])> {
 /// The CBOR heads around the protected header and payload of the Sig_structure
 /// `["Signature1", bstr protected, bstr "", bstr payload]` (RFC 9052 §4.4), written into
 /// `buf` (31 bytes at most): (array, text and protected's head; the empty bstr; payload's
-/// head).
+/// head). `None` only if they did not fit, which they always do.
 fn sig_structure_heads(
     buf: &mut [u8; 32],
     protected_len: usize,
     payload_len: usize,
-) -> (&[u8], &[u8], &[u8]) {
-    let mut len = put_head(buf, 0, 4, 4);
-    len = put_head(buf, len, 3, 10);
-    buf[len..len + 10].copy_from_slice(b"Signature1");
-    len += 10;
-    let end0 = put_head(buf, len, 2, protected_len as u64);
-    let end1 = put_head(buf, end0, 2, 0);
-    let end2 = put_head(buf, end1, 2, payload_len as u64);
-    let (h0, rest) = buf.split_at(end0);
-    let (h1, rest) = rest.split_at(end1 - end0);
-    (h0, h1, &rest[..end2 - end1])
+) -> Option<(&[u8], &[u8], &[u8])> {
+    let len = put_head(buf, 0, 4, 4)?;
+    let len = put_head(buf, len, 3, 10)?;
+    let end = len.checked_add(10)?;
+    buf.get_mut(len..end)?.copy_from_slice(b"Signature1");
+    let end0 = put_head(buf, end, 2, protected_len as u64)?;
+    let end1 = put_head(buf, end0, 2, 0)?;
+    let end2 = put_head(buf, end1, 2, payload_len as u64)?;
+    let (h0, rest) = buf.split_at_checked(end0)?;
+    let (h1, rest) = rest.split_at_checked(end1.checked_sub(end0)?)?;
+    Some((h0, h1, rest.get(..end2.checked_sub(end1)?)?))
 }
 
-/// Writes the CBOR head (`major`, `arg`) at `buf[at..]`; returns the offset after it.
-fn put_head(buf: &mut [u8], at: usize, major: u8, arg: u64) -> usize {
-    let (info, len) = match arg {
-        0..=23 => (arg as u8, 0),
-        24..=0xff => (24, 1),
-        0x100..=0xffff => (25, 2),
-        0x1_0000..=0xffff_ffff => (26, 4),
-        _ => (27, 8),
+/// Writes the CBOR head (`major`, `arg`) at `buf[at..]`; returns the offset after it, or
+/// `None` if it does not fit.
+fn put_head(buf: &mut [u8], at: usize, major: u8, arg: u64) -> Option<usize> {
+    let be = arg.to_be_bytes();
+    let (info, field) = match arg {
+        0..=23 => (arg as u8, &be[8..]),
+        24..=0xff => (24, &be[7..]),
+        0x100..=0xffff => (25, &be[6..]),
+        0x1_0000..=0xffff_ffff => (26, &be[4..]),
+        _ => (27, &be[..]),
     };
-    buf[at] = major << 5 | info;
-    buf[at + 1..at + 1 + len].copy_from_slice(&arg.to_be_bytes()[8 - len..]);
-    at + 1 + len
+    let (first, rest) = buf.get_mut(at..)?.split_first_mut()?;
+    *first = major << 5 | info;
+    rest.get_mut(..field.len())?.copy_from_slice(field);
+    at.checked_add(field.len())?.checked_add(1)
 }
 
 /// A minimal CBOR reader over a byte slice: offsets in, offsets or values out.
@@ -291,19 +295,18 @@ struct Cbor<'a>(&'a [u8]);
 impl<'a> Cbor<'a> {
     /// The head at `at`: (major type, argument, offset after the head).
     fn head(self, at: usize) -> Option<(u8, u64, usize)> {
-        let first = *self.0.get(at)?;
+        let (&first, rest) = self.0.get(at..)?.split_first()?;
         let (major, info) = (first >> 5, first & 0x1f);
         let (len, arg) = match info {
             0..=23 => (0, u64::from(info)),
             24..=27 => {
-                let len = 1usize << (info - 24);
-                let field = self.0.get(at + 1..at + 1 + len)?;
+                let field = rest.get(..1usize << (info & 3))?;
                 let arg = field.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
-                (len, arg)
+                (field.len(), arg)
             }
             _ => return None, // indefinite lengths and reserved values
         };
-        Some((major, arg, at + 1 + len))
+        Some((major, arg, at.checked_add(len)?.checked_add(1)?))
     }
 
     /// The offset after the item at `at`, `depth` levels down.
@@ -321,11 +324,11 @@ impl<'a> Cbor<'a> {
             4 | 5 => {
                 let items = if major == 5 { arg.checked_mul(2)? } else { arg };
                 for _ in 0..items {
-                    next = self.skip(next, depth + 1)?;
+                    next = self.skip(next, depth.checked_add(1)?)?;
                 }
                 Some(next)
             }
-            _ => self.skip(next, depth + 1), // a tag: its content
+            _ => self.skip(next, depth.checked_add(1)?), // a tag: its content
         }
     }
 
@@ -354,7 +357,7 @@ impl<'a> Cbor<'a> {
     fn int(self, at: usize) -> Option<i64> {
         match self.head(at)? {
             (0, n, _) => i64::try_from(n).ok(),
-            (1, n, _) => i64::try_from(n).ok().map(|n| -1 - n),
+            (1, n, _) => i64::try_from(n).ok().and_then(|n| (-1i64).checked_sub(n)),
             _ => None,
         }
     }

@@ -99,6 +99,7 @@ pub enum GranuleState {
 }
 
 impl GranuleState {
+    #[cfg(test)]
     const ALL: [GranuleState; 7] = [
         Self::Undelegated,
         Self::Delegated,
@@ -111,10 +112,15 @@ impl GranuleState {
 
     /// Decodes the STATE field; `None` for an encoding no state uses.
     pub const fn from_bits(bits: u64) -> Option<Self> {
-        if bits < Self::ALL.len() as u64 {
-            Some(Self::ALL[bits as usize])
-        } else {
-            None
+        match bits {
+            0 => Some(Self::Undelegated),
+            1 => Some(Self::Delegated),
+            2 => Some(Self::Rd),
+            3 => Some(Self::Rec),
+            4 => Some(Self::RecAux),
+            5 => Some(Self::Data),
+            6 => Some(Self::Rtt),
+            _ => None,
         }
     }
 

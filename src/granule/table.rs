@@ -107,11 +107,9 @@ impl GranuleTable {
         let bank = self
             .banks
             .get(self.banks.partition_point(|b| b.end <= pa))?;
-        if pa < bank.base {
-            return None;
-        }
         // Fits: the bank's granule count fitted in a usize when the table was built.
-        Some(bank.first + ((pa - bank.base) >> GRANULE_SHIFT) as usize)
+        let index = (pa.checked_sub(bank.base)? >> GRANULE_SHIFT) as usize;
+        bank.first.checked_add(index)
     }
 
     /// The granule that holds `pa`, or `None` if `pa` is not delegable (`PaIsDelegable`).
@@ -132,11 +130,8 @@ impl GranuleTable {
     /// Every granule with its physical address, in address order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Granule)> + '_ {
         self.banks.iter().flat_map(move |bank| {
-            let count = ((bank.end - bank.base) >> GRANULE_SHIFT) as usize;
-            self.granules[bank.first..bank.first + count]
-                .iter()
-                .enumerate()
-                .map(move |(i, g)| (bank.base + ((i as u64) << GRANULE_SHIFT), g))
+            let pas = (bank.base..bank.end).step_by(GRANULE_SIZE as usize);
+            pas.zip(self.granules.get(bank.first..).unwrap_or_default())
         })
     }
 }

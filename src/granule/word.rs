@@ -20,8 +20,10 @@ pub const MAX_REFS: u32 = u32::MAX >> REFCOUNT_SHIFT;
 const _: () = assert!(crate::rec::MAX_RECS <= MAX_REFS as u64);
 const _: () = assert!(crate::rtt::RTT_ENTRIES as u64 <= MAX_REFS as u64);
 
+// Only `LockedGranule::release` writes STATE, always from a `GranuleState`, so the decode
+// cannot fail unless the RMM's own table is corrupt: then no state is right, and halting is.
+#[allow(clippy::expect_used)]
 fn state_of(word: u32) -> GranuleState {
-    // Only `LockedGranule::release` writes STATE, always from a `GranuleState`.
     GranuleState::from_bits(u64::from(word & STATE_MASK)).expect("granule word holds a valid state")
 }
 
@@ -183,6 +185,7 @@ impl Granule {
                     word >> REFCOUNT_SHIFT < MAX_REFS,
                     "granule refcount overflow"
                 );
+                // Below MAX_REFS pins (one per CPU at most), checked above: no carry out.
                 word.wrapping_add(REFCOUNT_ONE)
             } else {
                 word | LOCK
@@ -525,6 +528,14 @@ mod tests {
             g.lock_unclaimed(GranuleState::Rec).err(),
             Some(ClaimError::State(GranuleState::Delegated))
         );
+    }
+
+    #[test]
+    fn state_encodings_round_trip() {
+        for state in GranuleState::ALL {
+            assert_eq!(GranuleState::from_bits(state as u64), Some(state));
+        }
+        assert_eq!(GranuleState::from_bits(GranuleState::ALL.len() as u64), None);
     }
 
     #[test]

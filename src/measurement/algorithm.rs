@@ -49,7 +49,8 @@ impl HashAlgorithm {
 }
 
 /// Zeros fed to a [`Hasher`] in chunks, so that zero-filled structures need no buffer.
-static ZEROS: [u8; 256] = [0; 256];
+static ZEROS: [u8; ZEROS_LEN] = [0; ZEROS_LEN];
+const ZEROS_LEN: usize = 256;
 
 /// An incremental hash with the algorithm chosen at run time.
 pub(super) enum Hasher {
@@ -73,12 +74,12 @@ impl Hasher {
     }
 
     /// Feeds `count` zero bytes.
-    pub(super) fn update_zeros(&mut self, mut count: usize) {
-        while count > 0 {
-            let n = count.min(ZEROS.len());
-            self.update(&ZEROS[..n]);
-            count -= n;
+    pub(super) fn update_zeros(&mut self, count: usize) {
+        for _ in 0..count / ZEROS_LEN {
+            self.update(&ZEROS);
         }
+        let (tail, _) = ZEROS.split_at(count % ZEROS_LEN);
+        self.update(tail);
     }
 
     /// The digest as a measurement value, zero filled past the digest (B4.3.1.4 step 4).
@@ -115,7 +116,8 @@ impl StructHasher {
     pub(super) fn field(&mut self, offset: usize, bytes: &[u8]) {
         self.hasher.update_zeros(offset.saturating_sub(self.offset));
         self.hasher.update(bytes);
-        self.offset = offset.max(self.offset) + bytes.len();
+        // Constant offsets and sizes within a 4 KiB image: no saturation.
+        self.offset = offset.max(self.offset).saturating_add(bytes.len());
     }
 
     /// Zero fills up to `size` bytes in all and returns the digest.

@@ -30,8 +30,14 @@ fn header(desc_type: u8, rim: &Measurement) -> [u8; DESCRIPTOR_SIZE] {
     bytes
 }
 
+/// Writes `field` at the constant `offset`, within the descriptor (the tests' known RIMs say so).
 fn put(bytes: &mut [u8; DESCRIPTOR_SIZE], offset: usize, field: &[u8]) {
-    bytes[offset..offset + field.len()].copy_from_slice(field);
+    let end = offset.checked_add(field.len());
+    let dst = end.and_then(|end| bytes.get_mut(offset..end));
+    debug_assert!(dst.is_some(), "write past the end of a descriptor");
+    if let Some(dst) = dst {
+        dst.copy_from_slice(field);
+    }
 }
 
 /// Spec C1.11 RmmMeasurementDescriptorData: the contribution of a DATA granule (B4.3.1.4).
@@ -213,8 +219,8 @@ impl MeasuredRecParams {
         let mut h = StructHasher::new(algo);
         h.field(0x000, &self.flags.to_le_bytes());
         h.field(0x200, &self.pc.to_le_bytes());
-        for (i, gpr) in self.gprs.iter().enumerate() {
-            h.field(0x300 + 8 * i, &gpr.to_le_bytes());
+        for (gpr, offset) in self.gprs.iter().zip((0x300..).step_by(8)) {
+            h.field(offset, &gpr.to_le_bytes());
         }
         h.finish(PARAMS_SIZE)
     }

@@ -21,7 +21,8 @@ pub fn rem_extend(
         .filter(|&s| s <= MEASUREMENT_SIZE)
         .ok_or(MeasurementError::InvalidSize)?;
     let mut padded = [0u8; MEASUREMENT_SIZE];
-    padded[..size].copy_from_slice(&value.as_bytes()[..size]);
+    let value = value.as_bytes().iter().take(size);
+    padded.iter_mut().zip(value).for_each(|(p, v)| *p = *v);
     let mut h = Hasher::new(algo);
     h.update(rem.as_bytes());
     h.update(&padded);

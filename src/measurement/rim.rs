@@ -65,7 +65,11 @@ pub fn rim_extend_rec(algo: HashAlgorithm, rim: &mut Measurement, params: &Measu
 /// granules): 4 KiB at level 3, x512 per level up; levels -1 (LPA2) to 3.
 pub fn rtt_level_size(level: i64) -> Option<u64> {
     match level {
-        -1..=3 => Some(1u64 << (12 + 9 * (3 - level))),
+        -1 => Some(1 << 48),
+        0 => Some(1 << 39),
+        1 => Some(1 << 30),
+        2 => Some(1 << 21),
+        3 => Some(1 << 12),
         _ => None,
     }
 }

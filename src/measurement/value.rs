@@ -60,8 +60,7 @@ impl Measurement {
     /// measurement descriptor (TF-RMM copies exactly the digest length).
     pub(super) fn truncated(&self, algo: HashAlgorithm) -> Self {
         let mut bytes = [0u8; MEASUREMENT_SIZE];
-        let len = algo.digest_len();
-        bytes[..len].copy_from_slice(&self.bytes[..len]);
+        bytes.iter_mut().zip(self.digest(algo)).for_each(|(b, d)| *b = *d);
         Self { bytes }
     }
 }

@@ -95,14 +95,14 @@ pub fn decode(esr: u64) -> Option<Access> {
         return None;
     }
     let iss = esr & 0x1ff_ffff;
-    let field = |lsb: u32, bits: u32| ((iss >> lsb) & ((1 << bits) - 1)) as usize;
+    let field = |lsb: u32, mask: u64| ((iss >> lsb) & mask) as usize;
     let (op0, op2, op1, crn, rt, crm) = (
-        field(20, 2),
-        field(17, 3),
-        field(14, 3),
-        field(10, 4),
-        field(5, 5),
-        field(1, 4),
+        field(20, 0b11),
+        field(17, 0b111),
+        field(14, 0b111),
+        field(10, 0xf),
+        field(5, 0x1f),
+        field(1, 0xf),
     );
     if op0 != 2 {
         return None;
@@ -158,10 +158,10 @@ pub fn emulate(
     wps: usize,
 ) -> Effect {
     let (slot, limit) = match access.reg {
-        Reg::Bvr(n) => (BVR + n, n < bps),
-        Reg::Bcr(n) => (BCR + n, n < bps),
-        Reg::Wvr(n) => (WVR + n, n < wps),
-        Reg::Wcr(n) => (WCR + n, n < wps),
+        Reg::Bvr(n) => (BVR.checked_add(n), n < bps),
+        Reg::Bcr(n) => (BCR.checked_add(n), n < bps),
+        Reg::Wvr(n) => (WVR.checked_add(n), n < wps),
+        Reg::Wcr(n) => (WCR.checked_add(n), n < wps),
         Reg::Mdscr => return Effect::Mdscr,
         Reg::Dcc => {
             return if access.write {
@@ -170,29 +170,33 @@ pub fn emulate(
                 Effect::Read(0)
             }
         }
-        Reg::Oslar if access.write => (OSLK, true),
+        Reg::Oslar if access.write => (Some(OSLK), true),
         Reg::Oslsr if !access.write => return Effect::Read(1 << 3 | (state[OSLK] & 1) << 1),
-        Reg::Osdlr => (OSDLR, true),
-        Reg::Dbgprcr => (PRCR, true),
-        Reg::ClaimSet | Reg::ClaimClr => (CLAIM, true),
+        Reg::Osdlr => (Some(OSDLR), true),
+        Reg::Dbgprcr => (Some(PRCR), true),
+        Reg::ClaimSet | Reg::ClaimClr => (Some(CLAIM), true),
         Reg::AuthStatus if !access.write => return Effect::AuthStatus,
         Reg::Oslar | Reg::Oslsr | Reg::AuthStatus => return Effect::Undefined,
     };
-    if !limit {
+    // Past the realm's count, or (counts above 16, which REALM_CREATE refuses) past the copy.
+    let Some((slot, word)) = slot
+        .filter(|_| limit)
+        .and_then(|slot| Some((slot, state.get_mut(slot)?)))
+    else {
         return Effect::Undefined;
-    }
+    };
     if !access.write {
         return Effect::Read(match access.reg {
             Reg::ClaimSet => 0xff,
-            _ => state[slot],
+            _ => *word,
         });
     }
-    state[slot] = match access.reg {
+    *word = match access.reg {
         Reg::Oslar => value & 1,
         Reg::Osdlr => value & 1,
         Reg::Dbgprcr => value & 1,
-        Reg::ClaimSet => state[slot] | (value & 0xff),
-        Reg::ClaimClr => state[slot] & !value,
+        Reg::ClaimSet => *word | (value & 0xff),
+        Reg::ClaimClr => *word & !value,
         _ => value,
     };
     Effect::Stored(slot)
@@ -212,7 +216,7 @@ pub fn live_with(mdscr: u64, oslk: u64) -> bool {
 /// The processor's breakpoint for the realm's breakpoint `n`, of `bps` the realm has and
 /// `phys` the processor has: the realm's are the processor's highest-numbered ones.
 pub const fn physical_bp(n: usize, bps: usize, phys: usize) -> usize {
-    n + phys.saturating_sub(bps)
+    n.saturating_add(phys.saturating_sub(bps))
 }
 
 /// A realm's DBGBCR or DBGWCR value as the hardware gets it: LBN names the processor's

@@ -77,13 +77,14 @@ pub fn inject(vcpu: &mut VcpuContext, esr: u64, far: u64) {
 
 /// An SEA for the faulting data or instruction access (A5.2.7: ESR_EL1.EA set).
 fn inject_sea(vcpu: &mut VcpuContext, trap_esr: u64, far: u64) {
-    let ec = match esr::ec(trap_esr) {
-        esr::EC_IABT_LOWER => 0x21, // instruction abort, current EL
-        _ => esr::EC_DABT_CUR,
-    };
     let from_el0 = (vcpu.pstate >> 2) & 3 == 0;
     // Taken from EL0 the class is the lower-EL one.
-    let ec = if from_el0 { ec - 1 } else { ec };
+    let ec = match (esr::ec(trap_esr), from_el0) {
+        (esr::EC_IABT_LOWER, true) => esr::EC_IABT_LOWER,
+        (esr::EC_IABT_LOWER, false) => 0x21, // instruction abort, current EL
+        (_, true) => esr::EC_DABT_LOWER,
+        (_, false) => esr::EC_DABT_CUR,
+    };
     inject(
         vcpu,
         ec << esr::EC_SHIFT | esr::IL | esr::EA | esr::FSC_SEA,
@@ -123,7 +124,7 @@ pub fn handle<P: Platform>(
                 // WFIT and WFET (TI bit 1): the timeout, from the register in ISS.RN (9:5).
                 if trap_esr & 2 != 0 {
                     let rn = ((trap_esr >> 5) & 31) as usize;
-                    e.gprs[0] = if rn < 31 { vcpu.gprs[rn] } else { 0 };
+                    e.gprs[0] = vcpu.gprs.get(rn).copied().unwrap_or(0); // 31: XZR
                 }
                 return exit(out, e);
             }
@@ -253,7 +254,7 @@ fn abort<P: Platform>(
             e.far = far & 0xfff;
             if trap_esr & esr::WNR != 0 {
                 let srt = ((trap_esr >> esr::SRT_SHIFT) & 31) as usize;
-                e.gprs[0] = if srt < 31 { vcpu.gprs[srt] } else { 0 };
+                e.gprs[0] = vcpu.gprs.get(srt).copied().unwrap_or(0); // 31: XZR
             }
         } else {
             e.esr |= trap_esr & esr::IL;
@@ -272,20 +273,22 @@ fn abort<P: Platform>(
 pub fn complete_mmio(vcpu: &mut VcpuContext, last_esr: u64, value: u64) {
     if last_esr & esr::WNR == 0 {
         let srt = ((last_esr >> esr::SRT_SHIFT) & 31) as usize;
-        let bits = 8u32 << ((last_esr >> esr::SAS_SHIFT) & 3);
-        let mut v = if bits == 64 {
-            value
-        } else {
-            value & ((1u64 << bits) - 1)
+        // The access size (SAS: 8 to 64 bits) as a mask, and its sign bit (none at 64).
+        let (mask, sign) = match (last_esr >> esr::SAS_SHIFT) & 3 {
+            0 => (0xff, 1 << 7),
+            1 => (0xffff, 1 << 15),
+            2 => (0xffff_ffff, 1 << 31),
+            _ => (u64::MAX, 0),
         };
-        if last_esr & esr::SSE != 0 && bits < 64 && v >> (bits - 1) & 1 != 0 {
-            v |= !0u64 << bits;
+        let mut v = value & mask;
+        if last_esr & esr::SSE != 0 && v & sign != 0 {
+            v |= !mask;
         }
         if last_esr & esr::SF == 0 {
             v &= u64::from(u32::MAX);
         }
-        if srt < 31 {
-            vcpu.gprs[srt] = v;
+        if let Some(gpr) = vcpu.gprs.get_mut(srt) {
+            *gpr = v; // 31: XZR
         }
     }
     vcpu.step_over_instruction();

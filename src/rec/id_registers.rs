@@ -28,7 +28,8 @@ impl IdRegisters {
     /// The index of the register `S3_0_C0_C<crm>_<op2>`, if it is in the space.
     pub const fn index(crm: u8, op2: u8) -> Option<usize> {
         if crm >= 1 && crm <= 7 && op2 <= 7 {
-            Some((crm as usize - 1) * 8 + op2 as usize)
+            // (crm - 1) * 8 + op2
+            ((crm as usize) << 3 | op2 as usize).checked_sub(8)
         } else {
             None
         }
@@ -36,7 +37,8 @@ impl IdRegisters {
 
     /// The value of `S3_0_C0_C<crm>_<op2>` (zero outside the space).
     pub fn get(&self, crm: u8, op2: u8) -> u64 {
-        Self::index(crm, op2).map_or(0, |i| self.0[i])
+        let value = Self::index(crm, op2).and_then(|i| self.0.get(i));
+        value.copied().unwrap_or(0)
     }
 
     /// Whether the processor has FEAT_SVE (ID_AA64PFR0_EL1.SVE).

@@ -126,8 +126,8 @@ pub fn handle<P: Platform>(
         SysregAction::IdRead { crm, op2 } => {
             // The REC holds a reference on its RD, which therefore stays an RD.
             let features = Rd::new(platform.granule(rec.owner())).features();
-            if rt < 31 {
-                vcpu.gprs[rt] = realm_value(platform.id_registers(), &features, crm, op2);
+            if let Some(gpr) = vcpu.gprs.get_mut(rt) {
+                *gpr = realm_value(platform.id_registers(), &features, crm, op2); // 31: XZR
             }
             vcpu.step_over_instruction();
             Handled::Resume
@@ -135,7 +135,7 @@ pub fn handle<P: Platform>(
         SysregAction::Sgi => {
             let mut e = RecExit::new(RecExitReason::Sync);
             e.esr = trap_esr & (esr::EC_MASK | SGI_EXIT_ISS);
-            e.gprs[0] = if rt < 31 { vcpu.gprs[rt] } else { 0 };
+            e.gprs[0] = vcpu.gprs.get(rt).copied().unwrap_or(0); // 31: XZR
             *out = e;
             vcpu.step_over_instruction();
             Handled::Exit(ExitKind::Plain)

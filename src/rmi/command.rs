@@ -51,9 +51,12 @@ pub enum Command {
     RttSetRipas,
 }
 
+/// A row of [`TABLE`].
+type Row = (Command, u32, &'static str, usize, usize);
+
 /// Each command with its function ID, name, and number of input registers after x0 and output
 /// registers after x0 (spec B4.3, each command's input and output values).
-const TABLE: [(Command, u32, &str, usize, usize); 23] = [
+const TABLE: [Row; 23] = [
     (Command::Version, 0xC400_0150, "RMI_VERSION", 1, 2),
     (
         Command::GranuleDelegate,
@@ -150,17 +153,17 @@ const fn row(command: Command) -> usize {
 }
 
 const _: () = {
-    let mut i = 0;
-    while i < TABLE.len() {
+    let (mut rows, mut i, mut previous): (&[Row], _, _) = (&TABLE, 0, 0);
+    while let [(command, fid, _, inputs, outputs), rest @ ..] = rows {
         assert!(
-            row(TABLE[i].0) == i,
+            row(*command) == i,
             "TABLE rows follow the Command declaration order"
         );
-        assert!(TABLE[i].1 >= FID_FIRST && TABLE[i].1 <= FID_LAST);
-        assert!(TABLE[i].3 <= 7, "RMI inputs are x1..x7");
-        assert!(TABLE[i].4 <= 4, "RMI outputs are x1..x4");
-        assert!(i == 0 || TABLE[i].1 > TABLE[i - 1].1, "function IDs ascend");
-        i += 1;
+        assert!(*fid >= FID_FIRST && *fid <= FID_LAST);
+        assert!(*inputs <= 7, "RMI inputs are x1..x7");
+        assert!(*outputs <= 4, "RMI outputs are x1..x4");
+        assert!(*fid > previous, "function IDs ascend");
+        (rows, i, previous) = (rest, i + 1, *fid);
     }
 };
 
@@ -178,23 +181,31 @@ impl Command {
         TABLE.iter().find(|row| row.1 == fid).map(|row| row.0)
     }
 
+    /// The command's row of [`TABLE`].
+    // In range: TABLE has a row for each command, in declaration order (checked above at
+    // compile time), so `row(self)` is below its length.
+    #[allow(clippy::indexing_slicing)]
+    const fn row(self) -> &'static Row {
+        &TABLE[row(self)]
+    }
+
     /// The function ID.
     pub const fn fid(self) -> u32 {
-        TABLE[row(self)].1
+        self.row().1
     }
 
     /// The spec's name, e.g. `RMI_GRANULE_DELEGATE`.
     pub const fn name(self) -> &'static str {
-        TABLE[row(self)].2
+        self.row().2
     }
 
     /// How many input registers after x0 the command defines.
     pub const fn input_count(self) -> usize {
-        TABLE[row(self)].3
+        self.row().3
     }
 
     /// How many output registers after x0 the command defines.
     pub const fn output_count(self) -> usize {
-        TABLE[row(self)].4
+        self.row().4
     }
 }

@@ -49,9 +49,9 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
     // rec_state and aux_state: the REC and its aux granules DELEGATED, locked in ascending PA
     // order after the RD (no duplicates: aux_alias).
     let mut pas = [0u64; 1 + MAX_AUX];
-    pas[0] = rec;
-    pas[1..=aux.len()].copy_from_slice(aux);
-    let pas = &mut pas[..=aux.len()];
+    let slots = pas.iter_mut().zip(core::iter::once(&rec).chain(aux));
+    let count = slots.map(|(slot, &pa)| *slot = pa).count();
+    let (pas, _) = pas.split_at_mut(count);
     let mut locked: [Option<LockedGranule>; 1 + MAX_AUX] = Default::default();
     lock_delegated(rmm, pas, &mut locked)?; // rec_state, aux_state
 
@@ -70,7 +70,8 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
         gprs: &params.gprs,
         aux,
     });
-    realm.set_rec_index(realm.rec_index() + 1);
+    // An MPIDR's index (`mpidr_index`): far below u64::MAX.
+    realm.set_rec_index(realm.rec_index().saturating_add(1));
     // The REC's reference on its RD: dropped by REC_DESTROY; REALM_DESTROY needs none left.
     rd_locked.get_ref();
     // The REC is published last, once whole: every aux granule is REC_AUX before the REC
@@ -88,10 +89,17 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, regs: &[u64; 8]) -> Result<(), R
             guard.transition(GranuleState::RecAux);
         }
     }
-    rec_guard
-        .expect("the REC granule was locked with its aux granules")
-        .transition(GranuleState::Rec);
+    publish(rec_guard);
     Ok(())
+}
+
+/// Makes the locked REC granule a REC ([`create`]).
+// `lock_delegated` locked the REC granule with its aux granules or failed, so the guard is
+// there; without it the REC would stay locked and half made, and halting is right.
+#[allow(clippy::expect_used)]
+fn publish(rec: Option<LockedGranule<'_>>) {
+    rec.expect("the REC granule was locked with its aux granules")
+        .transition(GranuleState::Rec);
 }
 
 /// RMI_REC_DESTROY: x1 rec. The REC and its auxiliary granules become DELEGATED (wiped), and
@@ -109,12 +117,8 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rec_pa: u64) -> Result<(), RmiE
     let owner = rec.owner();
     // Lock order: the REC, then its aux granules in ascending PA order.
     let mut aux = [0u64; MAX_AUX];
-    let mut count = 0;
-    for (slot, pa) in aux.iter_mut().zip(rec.aux()) {
-        *slot = pa;
-        count += 1;
-    }
-    let aux = &mut aux[..count];
+    let count = aux.iter_mut().zip(rec.aux()).map(|(slot, pa)| *slot = pa).count();
+    let (aux, _) = aux.split_at_mut(count);
     aux.sort_unstable();
     for &pa in aux.iter() {
         let Some(granule) = rmm.granules().get(pa) else {

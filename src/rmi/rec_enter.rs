@@ -6,7 +6,7 @@ use super::params::{
 };
 use super::{granule_at, tree_of, RmiError};
 use crate::granule::GranuleState;
-use crate::platform::Platform;
+use crate::platform::{NsAccessFault, Platform};
 use crate::realm::{Rd, RealmState};
 use crate::rec::{
     complete_mmio, esr, fault_ipa, handle, host_injected_sea, protected_abort, ExitKind, Handled,
@@ -28,9 +28,7 @@ const GICV3_LR_ZERO_BITS: u64 = 1 << 61 | 0xf << 56 | 0x7 << 45 | 0x7 << 42 | 0x
 /// Gicv3ConfigIsValid (B3.18) for a PE with `lrs` list registers.
 fn gicv3_config_is_valid(enter: &RecEnter, lrs: usize) -> bool {
     enter.gicv3_hcr & !GICV3_HCR_HOST_BITS == 0
-        && enter.gicv3_lrs[..lrs.min(16)]
-            .iter()
-            .all(|lr| lr & GICV3_LR_ZERO_BITS == 0)
+        && (enter.gicv3_lrs.iter().take(lrs)).all(|lr| lr & GICV3_LR_ZERO_BITS == 0)
 }
 
 /// RMI_REC_ENTER: x1 rec, x2 run_ptr. Runs the REC on this CPU until an exit the host must
@@ -55,7 +53,12 @@ pub(super) fn enter<P: Platform>(
     let [_, rec_pa, run_ptr, ..] = *regs;
     granule_at(rmm, run_ptr)?; // run_align, run_bound
     let platform = rmm.platform();
-    let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_ptr + offset as u64, buf))
+    // Byte `offset` of RmiRecRun: in the granule at run_ptr, so it never wraps (it would fault).
+    let run_at = move |offset: usize| {
+        let pa = run_ptr.checked_add(offset as u64);
+        pa.ok_or(NsAccessFault { pa: run_ptr })
+    };
+    let entry = RecEnter::read_with(|offset, buf| platform.ns_read(run_at(offset)?, buf))
         .map_err(|_| RmiError::INPUT)?; // run_pas
 
     // rec_gran_state, rec_state: the REC is locked before the RMM reads it (another CPU could
@@ -158,9 +161,11 @@ pub(super) fn enter<P: Platform>(
     } else {
         PmuOverflowStatus::NotActive
     };
-    let exit_ptr = run_ptr + REC_EXIT_OFFSET as u64;
     let reported = exit
-        .write_with(|offset, bytes| platform.ns_write(exit_ptr + offset as u64, bytes))
+        .write_with(|offset, bytes| {
+            let pa = run_at(REC_EXIT_OFFSET.saturating_add(offset))?;
+            platform.ns_write(pa, bytes)
+        })
         .is_ok();
     let (kind, syndrome) = match reported {
         true => (kind, syndrome),

@@ -65,16 +65,13 @@ pub(super) fn init<P: Platform>(
     let mut rim = Measurement::from_bytes(realm.measurement(0));
     rim_extend_ripas(algo, &mut rim, base, walk_top, walk.level.get().into())
         .map_err(|_| RmiError::INPUT)?;
-    let size = walk.level.size();
-    let mut ipa = base;
-    while ipa < walk_top {
+    for ipa in entries(base, walk_top, walk.level.size()) {
         let index = walk.level.entry_index(ipa);
         // Not TABLE (walk_top stops before one), so it has a RIPAS. Invalid to valid (an
         // ASSIGNED entry becoming RAM) needs no TLB maintenance.
         if let Some(entry) = table.entry(index).with_ripas(Ripas::Ram, walk.level) {
             table.set(index, entry);
         }
-        ipa += size;
     }
     realm.set_measurement(0, rim.as_bytes());
     out[0] = walk_top;
@@ -136,21 +133,19 @@ pub(super) fn set<P: Platform>(
         return Err(walk_error); // no_progress
     }
 
-    let size = walk.level.size();
-    let mut ipa = base;
     let mut invalidate = false;
-    while ipa < walk_top {
+    for ipa in entries(base, walk_top, walk.level.size()) {
         let index = walk.level.entry_index(ipa);
         let old = table.entry(index);
         if let Some(entry) = old.with_ripas(value, walk.level) {
             invalidate |= old.is_hw_valid() && !entry.is_hw_valid();
             table.set(index, entry);
         }
-        ipa += size;
     }
     if invalidate {
-        // RAM to EMPTY on a mapped page removes a valid descriptor.
-        rmm.platform().tlbi_range(tree.vmid, base, walk_top - base);
+        // RAM to EMPTY on a mapped page removes a valid descriptor; `walk_top` is above `base`,
+        // as an entry changed.
+        rmm.platform().tlbi_range(tree.vmid, base, walk_top.saturating_sub(base));
     }
     // B4.3.21.3: out_top = Min(top, walk_top). When the entry at `base` already has the
     // requested RIPAS (so base_align and no_progress do not apply), walk_top aligned down can
@@ -167,4 +162,10 @@ pub(super) fn set<P: Platform>(
     rec.set_ripas_addr(out_top);
     out[0] = out_top;
     Ok(())
+}
+
+/// The IPAs of the entries of `size` bytes from `base` up to `top`.
+fn entries(base: u64, top: u64, size: u64) -> impl Iterator<Item = u64> {
+    let ipas = core::iter::successors(Some(base), move |ipa| ipa.checked_add(size));
+    ipas.take_while(move |&ipa| ipa < top)
 }

@@ -45,15 +45,17 @@ pub const RMI_REVISIONS: &[InterfaceVersion] = &[InterfaceVersion::new(1, 0)];
 
 /// The outcome of a version request per spec B2: `(compatible, lower, higher)`.
 ///
-/// `supported` is ascending and non-empty. A request with reserved bits set is an invalid
-/// encoding (B4.2): not compatible, and both revisions reported are the highest supported.
+/// `supported` is ascending and non-empty (an empty list supports nothing: not compatible,
+/// both revisions 0.0). A request with reserved bits set is an invalid encoding (B4.2): not
+/// compatible, and both revisions reported are the highest supported.
 pub fn negotiate(
     supported: &[InterfaceVersion],
     requested: u64,
 ) -> (bool, InterfaceVersion, InterfaceVersion) {
-    let higher = *supported
-        .last()
-        .expect("an RMM supports at least one revision");
+    let Some(&higher) = supported.last() else {
+        let none = InterfaceVersion::new(0, 0);
+        return (false, none, none);
+    };
     let Some(requested) = InterfaceVersion::decode(requested) else {
         return (false, higher, higher);
     };

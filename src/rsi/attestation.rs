@@ -133,11 +133,14 @@ pub fn continue_token<P: Platform>(
         }
         Err(_) => return unknown(vcpu, rec, Some(&mut scratch)), // unknown
     }
-    let buffer = addr + offset;
+    // In the granule at the Protected IPA `addr` (`addr_bound`, `size_bound`): nothing here
+    // wraps or saturates, and an address that did would fault.
+    let buffer = addr.saturating_add(offset);
     let mut written = 0;
     let copied = op.copy_out(&token, size as usize, |at, bytes| {
-        stage2.write(buffer + at as u64, bytes)?;
-        written = at + bytes.len();
+        let ipa = buffer.checked_add(at as u64).ok_or(Stage2Fault { ipa: buffer })?;
+        stage2.write(ipa, bytes)?;
+        written = at.saturating_add(bytes.len());
         Ok::<(), Stage2Fault>(())
     });
     let len = match copied {

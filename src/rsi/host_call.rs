@@ -51,7 +51,10 @@ pub fn complete<P: Platform>(
     rec: Rec<'_>,
     gprs: &[u64; NUM_GPRS],
 ) -> Result<(), Stage2Fault> {
-    stage2.write_words(rec.host_call_addr() + GPRS, gprs)?;
+    // A Protected IPA (`addr_bound`), so it never wraps; if it did, it would fault.
+    let addr = rec.host_call_addr();
+    let gprs_at = addr.checked_add(GPRS).ok_or(Stage2Fault { ipa: addr })?;
+    stage2.write_words(gprs_at, gprs)?;
     rec.set_host_call_pending(false);
     super::set_outputs(vcpu, &[RSI_SUCCESS]);
     Ok(())

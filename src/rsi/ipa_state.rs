@@ -16,7 +16,7 @@ fn range_is_valid<P: Platform>(stage2: &Stage2<'_, P>, base: u64, top: u64) -> b
         && top.is_multiple_of(GRANULE_SIZE)
         && base < top
         && stage2.is_protected(base)
-        && stage2.is_protected(top - 1)
+        && top.checked_sub(1).is_some_and(|last| stage2.is_protected(last))
 }
 
 /// RSI_IPA_STATE_SET: x1 base, x2 top, x3 ripas (bits 7:0), x4 flags. Exits to the host due
@@ -30,7 +30,7 @@ pub fn set<P: Platform>(
     stage2: &Stage2<'_, P>,
     out: &mut RecExit,
 ) -> Handled {
-    let [base, top, ripas, flags] = [1, 2, 3, 4].map(|n| vcpu.gprs[n]);
+    let [_, base, top, ripas, flags, ..] = vcpu.gprs;
     let ripas = ripas & 0xff; // X3[63:8] SBZ
     let value = match ripas {
         0 => RmiRipas::Empty,

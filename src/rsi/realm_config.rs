@@ -42,8 +42,12 @@ pub fn realm_config<P: Platform>(
     let Some(hash_algo) = HashAlgorithm::from_rmi(hash_algo) else {
         return answer(vcpu, &[RSI_ERROR_UNKNOWN]);
     };
+    // A Protected IPA (`addr_bound`) never wraps.
+    let Some(end) = addr.checked_add(GRANULE_SIZE) else {
+        return answer(vcpu, &[RSI_ERROR_INPUT]); // addr_bound
+    };
     let mut piece = [0u8; PIECE];
-    for (i, at) in (addr..addr + GRANULE_SIZE).step_by(PIECE).enumerate() {
+    for (i, at) in (addr..end).step_by(PIECE).enumerate() {
         piece.fill(0);
         match i {
             0 => {

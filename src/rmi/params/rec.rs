@@ -145,9 +145,14 @@ pub fn aux_aligned(aux: &[u64]) -> bool {
 /// B3.9 AuxAlias: whether two addresses in `aux` (the used entries) are equal, or one equals the
 /// REC's address `rec`. True is RMI_REC_CREATE `aux_alias`.
 pub fn aux_alias(rec: u64, aux: &[u64]) -> bool {
-    aux.iter()
-        .enumerate()
-        .any(|(i, &addr)| addr == rec || aux.get(i + 1..).is_some_and(|rest| rest.contains(&addr)))
+    let mut rest = aux;
+    while let Some((&addr, later)) = rest.split_first() {
+        if addr == rec || later.contains(&addr) {
+            return true;
+        }
+        rest = later;
+    }
+    false
 }
 
 #[cfg(all(test, not(loom)))]

@@ -292,8 +292,12 @@ impl RecEnter {
     /// `params_valid` condition), so this cannot fail; SBZ bytes are ignored. The GIC values are
     /// checked by the command (`rec_gicv3`, B3.18 Gicv3ConfigIsValid, RMI_ERROR_REC).
     pub fn parse(enter: &[u8; REC_ENTER_SIZE]) -> Self {
+        // Constant offsets within the structure; past it would read as zero, as `read_le`.
         let read = |offset: usize, buf: &mut [u8]| {
-            buf.copy_from_slice(&enter[offset..offset + buf.len()]);
+            let end = offset.checked_add(buf.len());
+            if let Some(src) = end.and_then(|end| enter.get(offset..end)) {
+                buf.copy_from_slice(src);
+            }
             Ok::<(), Infallible>(())
         };
         match Self::read_with(read) {
