@@ -100,8 +100,9 @@ impl<'a, P: Platform> Stage2<'a, P> {
         // at level 3, which cannot be.
         let ripas = walk.entry.ripas().unwrap_or(Ripas::Empty);
         let table = self.rmm.platform().granule(walk.table);
+        let format = walk.entry.format();
         let differs = (walk.index + 1..RTT_ENTRIES).find(|&i| {
-            let entry = read_entry(table, i, walk.level);
+            let entry = read_entry(table, i, walk.level, format);
             walk.entry_ipa(base, i) >= top || entry.ripas() != Some(ripas)
         });
         let end = walk.entry_ipa(base, differs.unwrap_or(RTT_ENTRIES));
@@ -208,6 +209,8 @@ impl<P: Platform> RealmMemory for Stage2<'_, P> {
             vmid: self.tree.vmid,
             t0sz: self.tree.config.vtcr_t0sz(),
             sl0: self.tree.config.vtcr_sl0(),
+            sl2: self.tree.config.vtcr_sl2(),
+            ds: self.tree.config.vtcr_ds(),
         }
     }
 
