@@ -177,7 +177,7 @@ pub mod esr {
     }
 }
 
-/// HPFAR_EL2 for a fault at `ipa`: FIPA (IPA bits 47:12) in bits 43:4.
+/// HPFAR_EL2 for a fault at `ipa`: FIPA, IPA bits 51:12 in bits 43:4 (47:12 in 39:4 below 2^48).
 pub const fn hpfar(ipa: u64) -> u64 {
     (ipa >> 12) << 4
 }

@@ -2,7 +2,7 @@
 //! descriptor format (spec A2.1.3, A3.1.2, A5.5.2, A5.5.3; B3.55 RttConfigIsValid).
 
 use super::format::RttFormat;
-use super::geometry::{Level, RTT_ENTRIES, RTT_STRIDE};
+use super::geometry::{Level, RTT_ENTRIES};
 
 /// Smallest realm IPA width the RMM accepts (as TF-RMM: S2TT_MIN_IPA_BITS).
 pub const MIN_IPA_WIDTH: u32 = 32;
@@ -15,9 +15,6 @@ pub const MAX_START_RTTS: usize = 16;
 /// Smallest platform PA width that permits a level-0 stage-2 start with 4 KiB granules
 /// (Arm ARM pseudocode `AArch64.S2InvalidSL`, VTCR_EL2.SL0 = 0b10).
 pub const MIN_PA_WIDTH_FOR_LEVEL0_START: u32 = 44;
-/// IPA bits a level -1 RTT resolves (51:48): its table has 16 entries, and is never
-/// concatenated (Arm ARM `AArch64.S2InconsistentSL` with FEAT_LPA2).
-const LEVEL_MINUS_1_STRIDE: u32 = 4;
 /// IPA bits that concatenating up to [`MAX_START_RTTS`] starting-level RTTs adds.
 const CONCATENATION_BITS: u32 = 4;
 
@@ -80,11 +77,7 @@ impl RttConfig {
             return Err(RttConfigError::StartLevel);
         }
         // Bits covered by one starting-level table.
-        let one_table = if level < 0 {
-            sl.shift() + LEVEL_MINUS_1_STRIDE
-        } else {
-            sl.shift() + RTT_STRIDE
-        };
+        let one_table = sl.table_shift();
         let concat_bits = if level > 0 || (level == 0 && lpa2) {
             CONCATENATION_BITS
         } else {

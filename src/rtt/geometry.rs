@@ -12,6 +12,9 @@ use crate::GRANULE_SHIFT;
 pub const RTT_ENTRIES: usize = 512;
 /// IPA bits resolved by one RTT level: log2 of [`RTT_ENTRIES`].
 pub const RTT_STRIDE: u32 = 9;
+/// IPA bits a level -1 RTT resolves (51:48): 16 entries, never concatenated (Arm ARM
+/// `AArch64.S2InconsistentSL` with FEAT_LPA2).
+pub const LEVEL_MINUS_1_STRIDE: u32 = 4;
 
 /// An RTT level, known to be in [`Level::MIN`]..=[`Level::PAGE`] (C1.31: levels are Int8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,6 +62,26 @@ impl Level {
     /// Size of the IPA range one entry at this level describes (B3.68 RttLevelSize).
     pub const fn size(self) -> u64 {
         1 << self.shift()
+    }
+
+    /// Entries of an RTT at this level that the architecture indexes: 512, or 16 at level -1
+    /// (IPA bits 51:48; the rest of that granule is never read by the hardware).
+    pub const fn table_entries(self) -> usize {
+        if self.0 < 0 {
+            1 << LEVEL_MINUS_1_STRIDE
+        } else {
+            RTT_ENTRIES
+        }
+    }
+
+    /// log2 of the IPA range an RTT at this level describes: [`Level::shift`] plus 9, or 4 at
+    /// level -1 (52 bits).
+    pub const fn table_shift(self) -> u32 {
+        if self.0 < 0 {
+            self.shift() + LEVEL_MINUS_1_STRIDE
+        } else {
+            self.shift() + RTT_STRIDE
+        }
     }
 
     /// Index of the entry for `addr` in an RTT at this level (B3.60 RttEntryIndex).
@@ -151,6 +174,22 @@ mod tests {
             assert_eq!(level.shift(), shift, "level {l}");
             assert_eq!(level.size(), size, "level {l}");
         }
+    }
+
+    #[test]
+    fn table_entries_and_span() {
+        assert_eq!(
+            (Level::LM1.table_entries(), Level::LM1.table_shift()),
+            (16, 52)
+        );
+        assert_eq!(
+            (Level::L0.table_entries(), Level::L0.table_shift()),
+            (512, 48)
+        );
+        assert_eq!(
+            (Level::PAGE.table_entries(), Level::PAGE.table_shift()),
+            (512, 21)
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ mod table;
 mod walk;
 
 #[cfg(all(test, not(loom)))]
+mod entry_layout_tests;
+#[cfg(all(test, not(loom)))]
 mod entry_tests;
 
 pub use config::{
@@ -35,7 +37,9 @@ pub use entry::{
     desc_is_valid_for_unprotected, unprotected_desc_addr, ReadEntry, RttEntry, UnknownDescriptor,
 };
 pub use format::RttFormat;
-pub use geometry::{addr_is_rtt_level_aligned, Level, RTT_ENTRIES, RTT_STRIDE};
+pub use geometry::{
+    addr_is_rtt_level_aligned, Level, LEVEL_MINUS_1_STRIDE, RTT_ENTRIES, RTT_STRIDE,
+};
 pub use state::{Hipas, Ripas, RmiRttEntryState, RttEntryState};
 pub use table::{
     rtt_all_entries_contiguous, rtt_all_entries_ripas, rtt_all_entries_state, rtt_fold,

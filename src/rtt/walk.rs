@@ -40,7 +40,7 @@
 //! (ASSIGNED or TABLE). [`LockedTable::set`] keeps it exact, so RTT_DESTROY decides liveness in
 //! O(1), and RTT_FOLD rejects a table that is neither all-live nor all-non-live in O(1).
 
-use super::{Level, RttConfig, RttEntry, RttEntryState, RttFormat, RTT_ENTRIES};
+use super::{Level, RttConfig, RttEntry, RttEntryState, RttFormat};
 use crate::granule::{GranuleState, LockedGranule, TryLockError};
 use crate::platform::{GranuleMemory, Platform};
 use crate::sync::Ordering;
@@ -75,7 +75,7 @@ pub struct WalkResult {
 impl WalkResult {
     /// The IPA of entry `index` of the table this walk reached, for an `ipa` it covers.
     pub fn entry_ipa(&self, ipa: u64, index: usize) -> u64 {
-        let table_span_shift = self.level.shift() + super::RTT_STRIDE;
+        let table_span_shift = self.level.table_shift();
         let table_base = ipa >> table_span_shift << table_span_shift;
         table_base + ((index as u64) << self.level.shift())
     }
@@ -86,8 +86,9 @@ impl WalkResult {
     pub fn skip_non_live(&self, mem: &GranuleMemory, ipa: u64) -> u64 {
         let first = self.level.entry_index(ipa);
         let format = self.entry.format();
-        let live = (first..RTT_ENTRIES).find(|&i| read_entry(mem, i, self.level, format).is_live());
-        self.entry_ipa(ipa, live.unwrap_or(RTT_ENTRIES))
+        let entries = self.level.table_entries();
+        let live = (first..entries).find(|&i| read_entry(mem, i, self.level, format).is_live());
+        self.entry_ipa(ipa, live.unwrap_or(entries))
     }
 }
 
@@ -110,12 +111,13 @@ impl WalkResult {
     ) -> u64 {
         let first = self.level.entry_index(base);
         let format = self.entry.format();
-        let table = (first..RTT_ENTRIES).find(|&i| {
+        let entries = self.level.table_entries();
+        let table = (first..entries).find(|&i| {
             let entry = read_entry(mem, i, self.level, format);
             entry.state() == RttEntryState::Table
                 || (stop_at_destroyed && entry.ripas() == Some(super::Ripas::Destroyed))
         });
-        let end = self.entry_ipa(base, table.unwrap_or(RTT_ENTRIES));
+        let end = self.entry_ipa(base, table.unwrap_or(entries));
         self.level.align_down(end.min(top))
     }
 }
