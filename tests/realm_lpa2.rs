@@ -286,3 +286,18 @@ fn rsi_host_call_addr_bound_52_bit_realm() {
         assert!(!w.st(w.rec(0)).host_call_pending());
     }
 }
+
+#[test]
+fn rsi_attestation_token_continue_addr_bound_52_bit_realm() {
+    const INIT: u64 = 0xC400_0194;
+    const CONTINUE: u64 = 0xC400_0195;
+    let w = world();
+    assert_eq!(w.call(&[INIT, 1, 2, 3, 4, 5, 6, 7, 8])[0], RSI_SUCCESS);
+    for addr in [UNPROTECTED_52, TOP_IPA, 1 << 52] {
+        let out = w.call(&[CONTINUE, addr, 0, 64]);
+        assert_eq!(out[..2], [RSI_ERROR_INPUT, 0], "{addr:#x}");
+    }
+    // The DATA page, at a PA with bits 51:48 set: the token goes on (or is complete).
+    let out = w.call(&[CONTINUE, DATA, 0, 64]);
+    assert!(matches!(out[0], 0 | 3), "x0 {}", out[0]);
+}

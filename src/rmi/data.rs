@@ -66,8 +66,9 @@ fn fill<P: Platform>(rmm: &Rmm<P>, data: u64, content: &[u8; 4096]) {
 ///
 /// Failure conditions: `src_align`, `src_bound`, `src_pas`, `data_align`, `data_bound`,
 /// `data_state`, `data_bound2` (`data` at or above 2^48 without LPA2), `rd_align`, `rd_bound`,
-/// `rd_state`, `ipa_align`, `ipa_bound` (RMI_ERROR_INPUT); `realm_state` (not NEW: RMI_ERROR_REALM) after the RD checks; `rtt_walk`,
-/// `rtte_state` (not UNASSIGNED) as RMI_ERROR_RTT after the RD and IPA checks.
+/// `rd_state`, `ipa_align`, `ipa_bound` (RMI_ERROR_INPUT); `realm_state` (not NEW:
+/// RMI_ERROR_REALM) after the RD checks; `rtt_walk`, `rtte_state` (not UNASSIGNED) as
+/// RMI_ERROR_RTT after the RD and IPA checks.
 pub(super) fn create<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -76,7 +77,8 @@ pub(super) fn create<P: Platform>(
     let [_, rd, data, ipa, src, flags, ..] = *regs;
     let content = read_host_page(rmm, src)?; // src_align, src_bound, src_pas
     let data_granule = granule_at(rmm, data)?; // data_align, data_bound
-                                               // The RD lock orders RIM extensions (spec A7.1.1: the RIM depends on their order).
+
+    // The RD lock orders RIM extensions (spec A7.1.1: the RIM depends on their order).
     let _rd = granule_at(rmm, rd)?
         .lock(GranuleState::Rd)
         .map_err(|_| RmiError::INPUT)?; // rd_align, rd_bound, rd_state
@@ -110,8 +112,8 @@ pub(super) fn create<P: Platform>(
 ///
 /// Failure conditions: `data_align`, `data_bound`, `data_state`, `data_bound2` (`data` at or
 /// above 2^48 without LPA2), `rd_align`, `rd_bound`, `rd_state`, `ipa_align`, `ipa_bound`
-/// (RMI_ERROR_INPUT); `rtt_walk`, `rtte_state`
-/// (not UNASSIGNED) as RMI_ERROR_RTT after the RD and IPA checks.
+/// (RMI_ERROR_INPUT); `rtt_walk`, `rtte_state` (not UNASSIGNED) as RMI_ERROR_RTT after the RD
+/// and IPA checks.
 pub(super) fn create_unknown<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,

@@ -37,9 +37,9 @@ fn check_unprotected_ipa(tree: &RttTree, ipa: u64, level: Level) -> Result<(), R
 /// LPA2 layout, bits 49:12 and 9:8), `rd_align`, `rd_bound`, `rd_state`, `level_bound` (not a
 /// block or page level of the realm), `addr_align` (`desc`'s ADDR not aligned to `level`),
 /// `addr_bound` (ADDR at or above 2^48 in a realm without LPA2, A3.1.2), `ipa_align`,
-/// `ipa_bound` (outside the IPA space or Protected), all RMI_ERROR_INPUT; `rtt_walk` (the walk stops above `level`)
-/// and `rtte_state` (the entry is not UNASSIGNED_NS), RMI_ERROR_RTT at the walk's level, after
-/// the RD, level and IPA checks.
+/// `ipa_bound` (outside the IPA space or Protected), all RMI_ERROR_INPUT; `rtt_walk` (the walk
+/// stops above `level`) and `rtte_state` (the entry is not UNASSIGNED_NS), RMI_ERROR_RTT at the
+/// walk's level, after the RD, level and IPA checks.
 pub(super) fn map<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
