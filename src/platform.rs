@@ -30,8 +30,12 @@ pub struct NsAccessFault {
 /// Facts about the processor that RMI_FEATURES reports (spec B4.4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuFeatures {
-    /// Physical address width in bits (ID_AA64MMFR0_EL1.PARange).
+    /// Physical address width in bits (ID_AA64MMFR0_EL1.PARange): up to 52.
     pub pa_bits: u8,
+    /// FEAT_LPA2 with the 4 KiB granule at stages 1 and 2 (ID_AA64MMFR0_EL1.TGran4 and
+    /// TGran4_2): realms may use 52-bit IPAs and output addresses (RmiFeatureRegister0.LPA2,
+    /// A3.1.2).
+    pub lpa2: bool,
     /// Number of breakpoints (at least 2).
     pub breakpoints: u8,
     /// Number of watchpoints (at least 2).
@@ -67,6 +71,11 @@ pub struct Stage2Translation {
     pub t0sz: u64,
     /// VTCR_EL2.SL0 for a 4 KiB granule.
     pub sl0: u64,
+    /// VTCR_EL2.SL2: the walk starts at level -1 (with `ds`).
+    pub sl2: bool,
+    /// VTCR_EL2.DS: the realm's RTTs are in the LPA2 format (52-bit addresses; shareability
+    /// from VTCR_EL2.SH0), and VTTBR_EL2.BADDR holds bits 51:48 of `rtt_base` in bits 5:2.
+    pub ds: bool,
 }
 
 /// A realm's memory as it reaches it through its stage 2: valid mappings only (ASSIGNED with

@@ -9,7 +9,7 @@ use rmm::granule::GranuleState::{self, *};
 use rmm::host::{Machine, Pas};
 use rmm::measurement::HashAlgorithm::{self, Sha256, Sha512};
 use rmm::rmi::params::{RealmFlags, RealmParams};
-use rmm::rtt::{Ripas, RttConfig, RttEntry, RttEntryState};
+use rmm::rtt::{Ripas, RttConfig, RttEntry, RttEntryState, RttFormat};
 use sha2::Digest;
 use std::sync::Barrier;
 
@@ -291,7 +291,7 @@ fn check_new_realm(m: &Machine, rd: u64, p: &RealmParams) {
         for i in (0..512u64).take_while(|i| (t * 512 + i) << shift < top) {
             let ipa = (t * 512 + i) << shift;
             let word = u64::from_le_bytes(table[i as usize * 8..][..8].try_into().unwrap());
-            let entry = RttEntry::from_raw(word).unwrap();
+            let entry = RttEntry::from_raw(word, RttFormat::from_lpa2(p.flags.lpa2())).unwrap();
             if ipa < protected {
                 assert_eq!(entry.state(), RttEntryState::Unassigned, "{ipa:#x}");
                 assert_eq!(entry.ripas(), Some(Ripas::Empty), "{ipa:#x}");
@@ -503,7 +503,10 @@ fn realm_create_rtt_num_level() {
 #[test]
 fn realm_create_rtt_state() {
     let (m, mut pool) = setup();
-    assert_eq!(RttConfig::required_num_start(40, 1, 48), Ok(2));
+    assert_eq!(
+        RttConfig::required_num_start(40, 1, RttFormat::Pa48, 48),
+        Ok(2)
+    );
     let mut c = Case::level1(&m, &mut pool, 2);
     // The states of the two starting RTTs: one of them (or both) not DELEGATED.
     let mut starts = vec![

@@ -14,7 +14,7 @@ mod common;
 use common::*;
 use rmm::granule::GranuleState;
 use rmm::host::{Config, Machine};
-use rmm::rtt::{Level, RttEntry};
+use rmm::rtt::{Level, RttEntry, RttFormat};
 use rmm::Platform;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -280,7 +280,8 @@ const fn ns_raw(addr: u64, page: bool) -> u64 {
 }
 
 fn assigned_ns(addr: u64, level: i64) -> RttEntry {
-    let entry = RttEntry::assigned_ns(ns_desc(addr), Level::new(level).unwrap()).unwrap();
+    let entry =
+        RttEntry::assigned_ns(ns_desc(addr), Level::new(level).unwrap(), RttFormat::Pa48).unwrap();
     assert_eq!(entry.raw(), ns_raw(addr, level == 3), "entry.rs layout");
     entry
 }
@@ -949,7 +950,7 @@ fn rtt_read_entry_success_assigned_ns() {
     assert_eq!(w.read(ipa, 3), [2, ASSIGNED, ns_desc(addr), EMPTY]);
     // Cacheable (Inner Shareable), read/write.
     let desc = 0x8800_0000 | 0b111 << 2 | 0b11 << 6;
-    let entry = RttEntry::assigned_ns(desc, Level::new(2).unwrap()).unwrap();
+    let entry = RttEntry::assigned_ns(desc, Level::new(2).unwrap(), RttFormat::Pa48).unwrap();
     let fixed = 1 | 0b11 << 8 | 1 << 10 | 0b10 << 53 | 1 << 55 | 3 << 56;
     assert_eq!(entry.raw(), desc | fixed);
     inject(&w.m, w.l2_ns, 6, entry);

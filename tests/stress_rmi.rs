@@ -55,7 +55,7 @@ use rmm::rec::{esr, RealmTrap, VcpuContext};
 use rmm::rmi::params::{
     RealmFlags, RealmParams, RecCreateFlags, RecExit, RecExitReason, RecMpidr, RecParams,
 };
-use rmm::rtt::{Level, Ripas, RttConfig, RttEntry, RttEntryState};
+use rmm::rtt::{Level, Ripas, RttConfig, RttEntry, RttEntryState, RttFormat};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -563,13 +563,13 @@ fn memory_snapshot(m: &Machine) -> Vec<u8> {
 /// reached and the entry there. For single-threaded runs, where nothing changes meanwhile.
 fn walk_memory(m: &Machine, rd: u64, ipa: u64, level: i64) -> (i64, RttEntry) {
     let w = read_words(m, rd);
-    let config = RttConfig::new(w[1], w[2] as i64, w[3], PA_BITS).unwrap();
+    let config = RttConfig::new(w[1], w[2] as i64, w[3], rd_format(&w), PA_BITS).unwrap();
     let mut at = config.start_level();
     let index = ipa >> at.shift();
     let mut table = w[4] + index / 512 * G;
     let mut i = index % 512;
     loop {
-        let e = RttEntry::from_raw_at(read_u64(m, table + i * 8), at).unwrap();
+        let e = RttEntry::from_raw_at(read_u64(m, table + i * 8), at, config.format()).unwrap();
         if e.state() != RttEntryState::Table || i64::from(at.get()) == level {
             return (at.get().into(), e);
         }
@@ -585,6 +585,11 @@ fn read_u64(m: &Machine, pa: u64) -> u64 {
         Ok(()) => u64::from_le_bytes(b),
         Err(_) => 0,
     }
+}
+
+/// The descriptor format of a realm whose RD words are `w` (word 56: RmiRealmFlags, lpa2 bit 0).
+fn rd_format(w: &[u64]) -> RttFormat {
+    RttFormat::from_lpa2(w[56] & 1 != 0)
 }
 
 fn read_words(m: &Machine, pa: u64) -> Vec<u64> {
@@ -1985,7 +1990,7 @@ impl Checker<'_> {
                     level.get()
                 )
             };
-            let e = RttEntry::from_raw_at(raw, level)
+            let e = RttEntry::from_raw_at(raw, level, config.format())
                 .unwrap_or_else(|_| self.fail(format!("{}: not a valid entry", where_())));
             let protected = config.addr_is_protected(ipa);
             if !config.addr_in_ipa_space(ipa) {
@@ -2098,7 +2103,7 @@ fn census(m: &Machine, why: &str, progress: Option<&AtomicU64>) -> Census {
     rds.sort_unstable();
     for rd in rds {
         let w = read_words(m, rd);
-        let config = RttConfig::new(w[1], w[2] as i64, w[3], PA_BITS)
+        let config = RttConfig::new(w[1], w[2] as i64, w[3], rd_format(&w), PA_BITS)
             .unwrap_or_else(|e| c.fail(format!("RD {rd:#x} holds an invalid geometry {e:?}")));
         c.ensure(w[0] <= 2 && w[6] <= 1 && w[5] <= 0xffff, || {
             format!(
@@ -2348,10 +2353,11 @@ impl Teardown<'_> {
     /// Empties the RTT at `table` (level `level`, covering IPAs from `ipa_base`), destroying
     /// what it maps and its sub-tables, children first.
     fn empty(&mut self, rd: u64, table: u64, level: Level, ipa_base: u64) {
+        let format = rd_format(&read_words(self.m, rd));
         for i in 0..512u64 {
             let ipa = ipa_base + (i << level.shift());
             let raw = read_u64(self.m, table + i * 8);
-            let e = RttEntry::from_raw_at(raw, level).unwrap();
+            let e = RttEntry::from_raw_at(raw, level, format).unwrap();
             let l = level.get() as u64;
             match e.state() {
                 RttEntryState::Table => {

@@ -76,6 +76,7 @@ impl Platform for OneGranule {
     fn cpu_features(&self) -> CpuFeatures {
         CpuFeatures {
             pa_bits: 40,
+            lpa2: false,
             breakpoints: 2,
             watchpoints: 2,
             gic_list_registers: 4,

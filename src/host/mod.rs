@@ -45,16 +45,25 @@ impl Default for Config {
     }
 }
 
-/// The features of the simulated processor: no SVE and no PMU for realms
-/// ([`Machine::with_cpu`] makes one with them).
+/// The features of the simulated processor: 48-bit PAs, no LPA2, no SVE and no PMU for realms
+/// ([`Machine::with_cpu`] makes one with them; [`LPA2_CPU`] has LPA2 and 52-bit PAs).
 pub const HOST_CPU: CpuFeatures = CpuFeatures {
     pa_bits: 48,
+    lpa2: false,
     breakpoints: 6,
     watchpoints: 4,
     gic_list_registers: 16,
     vmid_bits: 16,
     sve_vl: None,
     pmu_counters: None,
+};
+
+/// [`HOST_CPU`] with FEAT_LPA2 and 52-bit PAs, as QEMU's `-cpu max`: RMI_FEATURES offers LPA2
+/// and S2SZ 52.
+pub const LPA2_CPU: CpuFeatures = CpuFeatures {
+    pa_bits: 52,
+    lpa2: true,
+    ..HOST_CPU
 };
 
 /// The ID registers of the simulated processor: every field of the AArch64 feature registers

@@ -196,8 +196,7 @@ fn realm_call<P: Platform>(
 /// the REC again.
 pub fn protected_abort(out: &mut RecExit, ipa: u64, level: Level) -> Handled {
     let mut e = RecExit::new(RecExitReason::Sync);
-    let fsc_level = level.get().clamp(0, 3) as u64;
-    e.esr = esr::EC_DABT_LOWER << esr::EC_SHIFT | esr::fsc_translation(fsc_level);
+    e.esr = esr::EC_DABT_LOWER << esr::EC_SHIFT | esr::fsc_translation_at(level.get());
     e.hpfar = super::vcpu::hpfar(ipa);
     *out = e;
     Handled::Exit(ExitKind::ProtectedAbort)
@@ -239,7 +238,10 @@ fn abort<P: Platform>(
         // A5.2.6: instruction fetch from an Unprotected IPA.
         inject_sea(vcpu, trap_esr, far);
         Handled::Resume
-    } else if entry.is_hw_valid() && trap_esr & esr::FSC_MASK < 0x0c {
+    } else if entry.is_hw_valid()
+        && (trap_esr & esr::FSC_MASK < 0x0c
+            || trap_esr & esr::FSC_MASK == esr::FSC_TRANSLATION_LEVEL_MINUS_1)
+    {
         // A translation fault on a valid mapping raced its creation: retry.
         Handled::Resume
     } else {

@@ -2,7 +2,7 @@
 
 use crate::memory::{granule_pieces, read_bytes, write_bytes};
 use crate::platform::{GranuleMemory, Platform, RealmMemory, Stage2Fault, Stage2Translation};
-use crate::rtt::{read_entry, Level, Ripas, RttEntry, RttEntryState, RttTree, RTT_ENTRIES};
+use crate::rtt::{read_entry, Level, Ripas, RttEntry, RttEntryState, RttTree};
 use crate::{Rmm, GRANULE_SIZE};
 
 /// The realm's stage 2, walked on CPU `cpu` with a walk announcement per access.
@@ -100,11 +100,13 @@ impl<'a, P: Platform> Stage2<'a, P> {
         // at level 3, which cannot be.
         let ripas = walk.entry.ripas().unwrap_or(Ripas::Empty);
         let table = self.rmm.platform().granule(walk.table);
-        let differs = (walk.index + 1..RTT_ENTRIES).find(|&i| {
-            let entry = read_entry(table, i, walk.level);
+        let format = walk.entry.format();
+        let entries = walk.level.table_entries();
+        let differs = (walk.index + 1..entries).find(|&i| {
+            let entry = read_entry(table, i, walk.level, format);
             walk.entry_ipa(base, i) >= top || entry.ripas() != Some(ripas)
         });
-        let end = walk.entry_ipa(base, differs.unwrap_or(RTT_ENTRIES));
+        let end = walk.entry_ipa(base, differs.unwrap_or(entries));
         (ripas, end.min(top))
     }
 
@@ -208,6 +210,8 @@ impl<P: Platform> RealmMemory for Stage2<'_, P> {
             vmid: self.tree.vmid,
             t0sz: self.tree.config.vtcr_t0sz(),
             sl0: self.tree.config.vtcr_sl0(),
+            sl2: self.tree.config.vtcr_sl2(),
+            ds: self.tree.config.vtcr_ds(),
         }
     }
 

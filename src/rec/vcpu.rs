@@ -146,6 +146,16 @@ pub mod esr {
     pub const fn fsc_translation(level: u64) -> u64 {
         0x04 | level
     }
+    /// FSC: translation fault at level -1 (FEAT_LPA2).
+    pub const FSC_TRANSLATION_LEVEL_MINUS_1: u64 = 0x2b;
+    /// FSC: translation fault at RTT level `level` (-1..=3).
+    pub const fn fsc_translation_at(level: i8) -> u64 {
+        if level < 0 {
+            FSC_TRANSLATION_LEVEL_MINUS_1
+        } else {
+            fsc_translation((level & 3) as u64)
+        }
+    }
 
     /// The exception class of `esr`.
     pub const fn ec(esr: u64) -> u64 {
@@ -167,7 +177,7 @@ pub mod esr {
     }
 }
 
-/// HPFAR_EL2 for a fault at `ipa`: FIPA (IPA bits 47:12) in bits 43:4.
+/// HPFAR_EL2 for a fault at `ipa`: FIPA, IPA bits 51:12 in bits 43:4 (47:12 in 39:4 below 2^48).
 pub const fn hpfar(ipa: u64) -> u64 {
     (ipa >> 12) << 4
 }

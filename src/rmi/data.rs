@@ -1,7 +1,7 @@
 //! RMI_DATA_CREATE (spec B4.3.1), RMI_DATA_CREATE_UNKNOWN (B4.3.2), RMI_DATA_DESTROY (B4.3.3).
 
 use super::{granule_at, read_host_page, realm_tree, tree_of, Outputs, RmiError};
-use crate::granule::{Granule, GranuleState};
+use crate::granule::GranuleState;
 use crate::measurement::{rim_extend_data, HashAlgorithm, Measurement};
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmState};
@@ -9,16 +9,13 @@ use crate::rtt::{lock_table, Level, LockedTable, Ripas, RttEntry, RttEntryState,
 use crate::sync::Ordering;
 use crate::Rmm;
 
-/// Without LPA2, a DATA granule must lie below 2^48 (`data_bound2`).
-const MAX_DATA_PA: u64 = 1 << 48;
-
-/// The DATA granule a DATA_CREATE command names: `data_align`, `data_bound`, `data_bound2`.
-fn data_granule<P: Platform>(rmm: &Rmm<P>, data: u64) -> Result<&Granule, RmiError> {
-    let granule = granule_at(rmm, data)?; // data_align, data_bound
-    if data >= MAX_DATA_PA {
+/// `data_bound2`: a DATA granule at or above 2^48 in a realm without LPA2 (A3.1.2),
+/// RMI_ERROR_INPUT. It needs the realm, so it follows the RD checks (the spec orders neither).
+fn check_data_bound2(tree: &RttTree, data: u64) -> Result<(), RmiError> {
+    if !tree.config.format().pa_fits(data) {
         return Err(RmiError::INPUT); // data_bound2
     }
-    Ok(granule)
+    Ok(())
 }
 
 /// `ipa_align` and `ipa_bound` (a Protected IPA), RMI_ERROR_INPUT.
@@ -48,7 +45,7 @@ fn lock_page_table<'a, P: Platform>(
 fn check_page_entry(table: &LockedTable, expected: RttEntryState) -> Result<(), RmiError> {
     let walk = table.walk;
     if walk.level != Level::PAGE || walk.entry.state() != expected {
-        return Err(RmiError::rtt(walk.level.get() as u8));
+        return Err(RmiError::rtt(walk.level.error_index()));
     }
     Ok(())
 }
@@ -68,9 +65,10 @@ fn fill<P: Platform>(rmm: &Rmm<P>, data: u64, content: &[u8; 4096]) {
 /// `src` into `data`, maps it at `ipa` with RIPAS RAM and extends the RIM (B4.3.1.4).
 ///
 /// Failure conditions: `src_align`, `src_bound`, `src_pas`, `data_align`, `data_bound`,
-/// `data_state`, `data_bound2`, `rd_align`, `rd_bound`, `rd_state`, `ipa_align`, `ipa_bound`
-/// (RMI_ERROR_INPUT); `realm_state` (not NEW: RMI_ERROR_REALM) after the RD checks; `rtt_walk`,
-/// `rtte_state` (not UNASSIGNED) as RMI_ERROR_RTT after the RD and IPA checks.
+/// `data_state`, `data_bound2` (`data` at or above 2^48 without LPA2), `rd_align`, `rd_bound`,
+/// `rd_state`, `ipa_align`, `ipa_bound` (RMI_ERROR_INPUT); `realm_state` (not NEW:
+/// RMI_ERROR_REALM) after the RD checks; `rtt_walk`, `rtte_state` (not UNASSIGNED) as
+/// RMI_ERROR_RTT after the RD and IPA checks.
 pub(super) fn create<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -78,13 +76,15 @@ pub(super) fn create<P: Platform>(
 ) -> Result<(), RmiError> {
     let [_, rd, data, ipa, src, flags, ..] = *regs;
     let content = read_host_page(rmm, src)?; // src_align, src_bound, src_pas
-    let data_granule = data_granule(rmm, data)?;
+    let data_granule = granule_at(rmm, data)?; // data_align, data_bound
+
     // The RD lock orders RIM extensions (spec A7.1.1: the RIM depends on their order).
     let _rd = granule_at(rmm, rd)?
         .lock(GranuleState::Rd)
         .map_err(|_| RmiError::INPUT)?; // rd_align, rd_bound, rd_state
     let realm = Rd::new(rmm.platform().granule(rd));
     let tree = tree_of(rmm, rd)?;
+    check_data_bound2(&tree, data)?; // data_bound2
     check_ipa(&tree, ipa)?; // ipa_align, ipa_bound
     if realm.state() != RealmState::New {
         return Err(RmiError::realm(0)); // realm_state
@@ -101,7 +101,8 @@ pub(super) fn create<P: Platform>(
     realm.set_measurement(0, rim.as_bytes());
     fill(rmm, data, &content);
     data_locked.transition(GranuleState::Data);
-    let entry = RttEntry::assigned(data, Ripas::Ram, Level::PAGE).ok_or(RmiError::INPUT)?;
+    let format = tree.config.format();
+    let entry = RttEntry::assigned(data, Ripas::Ram, Level::PAGE, format).ok_or(RmiError::INPUT)?;
     table.set(table.walk.index, entry);
     Ok(())
 }
@@ -109,17 +110,19 @@ pub(super) fn create<P: Platform>(
 /// RMI_DATA_CREATE_UNKNOWN: x1 rd, x2 data, x3 ipa. Maps `data` at `ipa`, its contents
 /// unknown to the realm (zero here), keeping the entry's RIPAS. Not measured.
 ///
-/// Failure conditions: `data_align`, `data_bound`, `data_state`, `data_bound2`, `rd_align`,
-/// `rd_bound`, `rd_state`, `ipa_align`, `ipa_bound` (RMI_ERROR_INPUT); `rtt_walk`, `rtte_state`
-/// (not UNASSIGNED) as RMI_ERROR_RTT after the RD and IPA checks.
+/// Failure conditions: `data_align`, `data_bound`, `data_state`, `data_bound2` (`data` at or
+/// above 2^48 without LPA2), `rd_align`, `rd_bound`, `rd_state`, `ipa_align`, `ipa_bound`
+/// (RMI_ERROR_INPUT); `rtt_walk`, `rtte_state` (not UNASSIGNED) as RMI_ERROR_RTT after the RD
+/// and IPA checks.
 pub(super) fn create_unknown<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
     regs: &[u64; 8],
 ) -> Result<(), RmiError> {
     let [_, rd, data, ipa, ..] = *regs;
-    let data_granule = data_granule(rmm, data)?;
+    let data_granule = granule_at(rmm, data)?; // data_align, data_bound
     let tree = realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
+    check_data_bound2(&tree, data)?; // data_bound2
     check_ipa(&tree, ipa)?; // ipa_align, ipa_bound
     let table = lock_page_table(rmm, cpu, &tree, ipa)?;
     check_page_entry(&table, RttEntryState::Unassigned)?; // rtt_walk, rtte_state
@@ -130,7 +133,8 @@ pub(super) fn create_unknown<P: Platform>(
     // A DELEGATED granule is zero: nothing to wipe. The realm sees it only if RIPAS is RAM.
     data_locked.transition(GranuleState::Data);
     let ripas = table.walk.entry.ripas().unwrap_or(Ripas::Empty);
-    let entry = RttEntry::assigned(data, ripas, Level::PAGE).ok_or(RmiError::INPUT)?;
+    let format = tree.config.format();
+    let entry = RttEntry::assigned(data, ripas, Level::PAGE, format).ok_or(RmiError::INPUT)?;
     table.set(table.walk.index, entry);
     Ok(())
 }
@@ -161,7 +165,10 @@ pub(super) fn destroy<P: Platform>(
         Some(Ripas::Ram) | None => Ripas::Destroyed,
         Some(other) => other,
     };
-    table.set(walk.index, RttEntry::unassigned(ripas));
+    table.set(
+        walk.index,
+        RttEntry::unassigned(ripas, tree.config.format()),
+    );
     if walk.entry.is_hw_valid() {
         rmm.platform()
             .tlbi_range(tree.vmid, ipa, Level::PAGE.size());

@@ -6,7 +6,7 @@ use crate::granule::{GranuleState, LockedGranule};
 use crate::measurement::rim_init;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmConfig, RealmFeatures, RealmState};
-use crate::rtt::{write_entry, Ripas, RttConfig, RttEntry, MAX_START_RTTS, RTT_ENTRIES};
+use crate::rtt::{write_entry, Ripas, RttConfig, RttEntry, RttFormat, MAX_START_RTTS, RTT_ENTRIES};
 use crate::{Rmm, GRANULE_SIZE};
 
 /// The granules REALM_CREATE takes: the RD and up to 16 starting-level RTTs.
@@ -16,8 +16,14 @@ const MAX_CREATE_GRANULES: usize = 1 + MAX_START_RTTS;
 /// at `params_ptr`, with starting-level RTTs at `params.rtt_base`.
 ///
 /// Failure conditions, unordered, all RMI_ERROR_INPUT: `params_align`, `params_bound`,
-/// `params_pas`, `params_valid`, `params_supp`, `alias`, `rd_align`, `rd_bound`, `rd_state`,
-/// `rtt_align`, `rtt_num_level`, `rtt_state`, `vmid_valid`.
+/// `params_pas`, `params_valid`, `params_supp` (B3.34: among others flags.lpa2 without LPA2
+/// support, or `s2sz` above RMI_FEATURES' S2SZ or above 48 without flags.lpa2), `alias`,
+/// `rd_align`, `rd_bound`, `rd_state`, `rtt_align`, `rtt_num_level` (B3.55 for the realm's
+/// format: level -1 and IPA widths above 48 only with flags.lpa2), `rtt_state`, `vmid_valid`.
+///
+/// The starting-level RTTs are built in the realm's descriptor format (A3.1.2): every entry
+/// of a Protected IPA UNASSIGNED with RIPAS EMPTY, every other UNASSIGNED_NS (with 16 used
+/// entries at level -1, the rest beyond the IPA space, which the hardware never reads).
 pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Result<(), RmiError> {
     let page = read_host_page(rmm, params_ptr)?; // params_align, params_bound, params_pas
     let params = RealmParams::parse(&page)?; // params_valid
@@ -32,10 +38,12 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
     if !params.rtt_base_aligned() {
         return Err(RmiError::INPUT); // rtt_align
     }
+    let format = RttFormat::from_lpa2(params.flags.lpa2());
     let rtt = RttConfig::new(
         params.s2sz.into(),
         params.rtt_level_start,
         params.rtt_num_start.into(),
+        format,
         cpu.pa_bits.into(),
     )
     .map_err(|_| RmiError::INPUT)?; // rtt_num_level
@@ -61,10 +69,12 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
             .platform()
             .granule(params.rtt_base + t as u64 * GRANULE_SIZE);
         for i in 0..RTT_ENTRIES {
+            // Below 2^57: at most 16 tables of 512 entries of 2^39 bytes from level 0, or one
+            // of 2^48-byte entries from level -1.
             let ipa = ((t * RTT_ENTRIES + i) as u64) << shift;
             let entry = match rtt.addr_is_protected(ipa) {
-                true => RttEntry::unassigned(Ripas::Empty),
-                false => RttEntry::unassigned_ns(),
+                true => RttEntry::unassigned(Ripas::Empty, format),
+                false => RttEntry::unassigned_ns(format),
             };
             write_entry(mem, i, entry);
         }

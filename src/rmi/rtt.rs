@@ -9,9 +9,6 @@ use crate::rtt::{
 };
 use crate::Rmm;
 
-/// Without LPA2, an RTT must lie below 2^48 (`rtt_bound2`).
-const MAX_RTT_PA: u64 = 1 << 48;
-
 /// The level of an RTT that RTT_CREATE or RTT_DESTROY names: `level_bound` (not valid for the
 /// realm, or the starting level), `ipa_align` (`ipa` not aligned to the parent's entries) and
 /// `ipa_bound` (outside the IPA space), all RMI_ERROR_INPUT.
@@ -37,7 +34,8 @@ pub(super) fn child_level(tree: &RttTree, ipa: u64, level: u64) -> Result<Level,
 /// RMI_RTT_CREATE: `rtt` becomes the level-`level` RTT for `ipa`, unfolding its parent entry.
 ///
 /// Failure conditions: `rd_align`, `rd_bound`, `rd_state`, `level_bound`, `ipa_align`,
-/// `ipa_bound`, `rtt_align`, `rtt_bound`, `rtt_state`, `rtt_bound2` (RMI_ERROR_INPUT);
+/// `ipa_bound`, `rtt_align`, `rtt_bound`, `rtt_state`, `rtt_bound2` (`rtt` at or above 2^48
+/// in a realm without LPA2, A3.1.2) (RMI_ERROR_INPUT);
 /// `rtt_walk` (the walk stops above level - 1) and `rtte_state` (the parent entry is already
 /// TABLE), RMI_ERROR_RTT at the walk's level, after the RD and level checks.
 pub(super) fn create<P: Platform>(
@@ -51,14 +49,15 @@ pub(super) fn create<P: Platform>(
     let tree = realm_tree(rmm, cpu, rd)?; // rd_align, rd_bound, rd_state
     let level = child_level(&tree, ipa, level)?; // level_bound, ipa_align, ipa_bound
     let new = granule_at(rmm, rtt)?; // rtt_align, rtt_bound
-    if rtt >= MAX_RTT_PA {
+    let format = tree.config.format();
+    if !format.pa_fits(rtt) {
         return Err(RmiError::INPUT); // rtt_bound2
     }
     let parent_level = level.parent().ok_or(RmiError::INPUT)?;
     let parent = lock_table(rmm, cpu, &tree, ipa, parent_level).ok_or(RmiError::INPUT)?;
     let walk = parent.walk;
     if walk.level != parent_level || walk.entry.state() == RttEntryState::Table {
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtt_walk, rtte_state
+        return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk, rtte_state
     }
     // Lock order: the parent RTT, then the granule that leaves DELEGATED.
     let new = new
@@ -82,7 +81,7 @@ pub(super) fn create<P: Platform>(
     }
     // The new table's count of live entries is published with its state.
     new.transition_counted(GranuleState::Rtt, live);
-    let table = RttEntry::table(rtt, parent_level).ok_or(RmiError::INPUT)?;
+    let table = RttEntry::table(rtt, parent_level, format).ok_or(RmiError::INPUT)?;
     parent.set(walk.index, table);
     Ok(())
 }
@@ -108,7 +107,7 @@ pub(super) fn destroy<P: Platform>(
     let walk = parent.walk;
     if walk.level != parent_level || walk.entry.state() != RttEntryState::Table {
         out[1] = walk.skip_non_live(parent.memory(), ipa);
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtt_walk, rtte_state
+        return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk, rtte_state
     }
     let child_pa = walk.entry.output_address().unwrap_or_default();
     let child = rmm
@@ -119,15 +118,16 @@ pub(super) fn destroy<P: Platform>(
         .map_err(|_| RmiError::INPUT)?;
     if child.refcount() != 0 {
         out[1] = ipa;
-        return Err(RmiError::rtt(level.get() as u8)); // rtt_live
+        return Err(RmiError::rtt(level.error_index())); // rtt_live
     }
 
     // Unlink (A5.5.9: the parent entry becomes UNASSIGNED, RIPAS DESTROYED; an unprotected
     // one UNASSIGNED_NS), flush the walk caches and any ASSIGNED_NS leaves, wait for lock-free
     // walkers that may still be in the table, then wipe it.
+    let format = tree.config.format();
     let unlinked = match tree.config.addr_is_protected(ipa) {
-        true => RttEntry::unassigned(Ripas::Destroyed),
-        false => RttEntry::unassigned_ns(),
+        true => RttEntry::unassigned(Ripas::Destroyed, format),
+        false => RttEntry::unassigned_ns(format),
     };
     parent.set(walk.index, unlinked);
     rmm.platform()
@@ -141,7 +141,9 @@ pub(super) fn destroy<P: Platform>(
 }
 
 /// RMI_RTT_READ_ENTRY: the entry a walk towards `level` reaches for `ipa`, read without
-/// locks. Outputs: x1 walk level, x2 state, x3 descriptor, x4 RIPAS (B4.3.20.3).
+/// locks. Outputs: x1 walk level (level -1 sign-extended, as the Int64 levels the host
+/// passes), x2 state, x3 descriptor (the address in the realm's layout), x4 RIPAS
+/// (B4.3.20.3).
 ///
 /// Failure conditions, unordered, all RMI_ERROR_INPUT: `rd_align`, `rd_bound`, `rd_state`,
 /// `level_bound`, `ipa_align`, `ipa_bound`.
@@ -170,7 +172,7 @@ pub(super) fn read_entry<P: Platform>(
     };
     let entry = walk.entry.read_entry();
     *out = [
-        walk.level.get() as u64,
+        i64::from(walk.level.get()) as u64,
         entry.state as u64,
         entry.desc,
         u64::from(entry.ripas.to_rmi()),

@@ -36,10 +36,10 @@ pub(super) fn fold<P: Platform>(
     let parent = lock_table(rmm, cpu, &tree, ipa, parent_level).ok_or(RmiError::INPUT)?;
     let walk = parent.walk;
     if walk.level < parent_level {
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtt_walk
+        return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk
     }
     if walk.entry.state() != RttEntryState::Table {
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtte_state
+        return Err(RmiError::rtt(walk.level.error_index())); // rtte_state
     }
     // Lock order: the parent RTT, then the child. The parent's TABLE entry keeps the child in
     // state RTT while the parent is locked.
@@ -55,11 +55,17 @@ pub(super) fn fold<P: Platform>(
     let live = child.refcount();
     let mem = rmm.platform().granule(rtt);
     let folded = match live {
-        0 | ALL_LIVE => rtt_fold((0..RTT_ENTRIES).map(|i| read_entry(mem, i, level)), level),
+        0 | ALL_LIVE => {
+            let format = tree.config.format();
+            rtt_fold(
+                (0..RTT_ENTRIES).map(|i| read_entry(mem, i, level, format)),
+                level,
+            )
+        }
         _ => None,
     };
     let Some(folded) = folded else {
-        return Err(RmiError::rtt(level.get() as u8)); // rtt_homo
+        return Err(RmiError::rtt(level.error_index())); // rtt_homo
     };
 
     // Unlink the child. A valid block replaces the TABLE entry by break-before-make: invalid

@@ -8,10 +8,6 @@ use crate::rtt::{
 };
 use crate::Rmm;
 
-/// Without LPA2 (the RMM does not support it: `realm.feat_lpa2` is always FALSE), an output
-/// address must lie below 2^48 (`addr_bound`).
-const MAX_NS_PA: u64 = 1 << 48;
-
 /// The level of an unprotected mapping: `level_bound` (B3.65 RttLevelIsBlockOrPage: a level
 /// of the realm's RTTs that holds blocks or pages), RMI_ERROR_INPUT.
 fn block_or_page_level(tree: &RttTree, level: u64) -> Result<Level, RmiError> {
@@ -37,13 +33,13 @@ fn check_unprotected_ipa(tree: &RttTree, ipa: u64, level: Level) -> Result<(), R
 /// entry for the Unprotected IPA `ipa` becomes ASSIGNED_NS with the host's ADDR, `MemAttr[2:0]`
 /// and S2AP from `desc` (a valid block or page; the RTT's liveness does not change).
 ///
-/// Failure conditions: `attr_valid` (B3.56 RttDescriptorIsValidForUnprotected), `rd_align`,
-/// `rd_bound`, `rd_state`, `level_bound` (not a block or page level of the realm), `addr_align`
-/// (`desc`'s ADDR not aligned to `level`), `addr_bound` (ADDR not below 2^48: every `desc`
-/// that passes `attr_valid` has ADDR in bits 47:12 only), `ipa_align`, `ipa_bound` (outside
-/// the IPA space or Protected), all RMI_ERROR_INPUT; `rtt_walk` (the walk stops above `level`)
-/// and `rtte_state` (the entry is not UNASSIGNED_NS), RMI_ERROR_RTT at the walk's level, after
-/// the RD, level and IPA checks.
+/// Failure conditions: `attr_valid` (B3.56 RttDescriptorIsValidForUnprotected: ADDR in the
+/// LPA2 layout, bits 49:12 and 9:8), `rd_align`, `rd_bound`, `rd_state`, `level_bound` (not a
+/// block or page level of the realm), `addr_align` (`desc`'s ADDR not aligned to `level`),
+/// `addr_bound` (ADDR at or above 2^48 in a realm without LPA2, A3.1.2), `ipa_align`,
+/// `ipa_bound` (outside the IPA space or Protected), all RMI_ERROR_INPUT; `rtt_walk` (the walk
+/// stops above `level`) and `rtte_state` (the entry is not UNASSIGNED_NS), RMI_ERROR_RTT at the
+/// walk's level, after the RD, level and IPA checks.
 pub(super) fn map<P: Platform>(
     rmm: &Rmm<P>,
     cpu: usize,
@@ -60,22 +56,23 @@ pub(super) fn map<P: Platform>(
     if !level.is_aligned(addr) {
         return Err(RmiError::INPUT); // addr_align
     }
-    if addr >= MAX_NS_PA {
+    let format = tree.config.format();
+    if !format.pa_fits(addr) {
         return Err(RmiError::INPUT); // addr_bound
     }
     check_unprotected_ipa(&tree, ipa, level)?; // ipa_align, ipa_bound
 
-    // Cannot fail after the checks above (B3.56, level, alignment).
-    let rtte = RttEntry::assigned_ns(desc, level).ok_or(RmiError::INPUT)?;
+    // Cannot fail after the checks above (B3.56, level, alignment, width).
+    let rtte = RttEntry::assigned_ns(desc, level, format).ok_or(RmiError::INPUT)?;
 
     // None: the realm was destroyed since its RD was checked (rd_state).
     let table = lock_table(rmm, cpu, &tree, ipa, level).ok_or(RmiError::INPUT)?;
     let walk = table.walk;
     if walk.level < level {
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtt_walk
+        return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk
     }
     if walk.entry.state() != RttEntryState::UnassignedNs {
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtte_state
+        return Err(RmiError::rtt(walk.level.error_index())); // rtte_state
     }
     // An invalid descriptor becomes valid: no TLB maintenance. ASSIGNED_NS does not make the
     // RTT live, so its REFCOUNT is unchanged (`LockedTable::set`).
@@ -108,15 +105,15 @@ pub(super) fn unmap<P: Platform>(
     let walk = table.walk;
     if walk.level < level {
         out[0] = walk.skip_non_live(table.memory(), ipa);
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtt_walk
+        return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk
     }
     if walk.entry.state() != RttEntryState::AssignedNs {
         out[0] = walk.skip_non_live(table.memory(), ipa);
-        return Err(RmiError::rtt(walk.level.get() as u8)); // rtte_state
+        return Err(RmiError::rtt(walk.level.error_index())); // rtte_state
     }
     // A valid descriptor becomes invalid: invalidate its range before the host may reuse the
     // Non-secure granule. No table is freed, so lock-free walkers need no quiescing.
-    table.set(walk.index, RttEntry::unassigned_ns());
+    table.set(walk.index, RttEntry::unassigned_ns(tree.config.format()));
     rmm.platform().tlbi_range(tree.vmid, ipa, level.size());
     out[0] = walk.skip_non_live(table.memory(), ipa);
     Ok(())

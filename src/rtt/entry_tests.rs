@@ -1,81 +1,133 @@
-//! Tests of RttEntry through its public API: round trips, accessors, READ_ENTRY outputs and
-//! decoder robustness on arbitrary and corrupted descriptors.
+//! Tests of RttEntry in both descriptor formats: round trips, accessors, READ_ENTRY outputs and
+//! decoder robustness on arbitrary and corrupted descriptors. Bit patterns:
+//! `entry_layout_tests.rs`.
 
 use super::entry::{RttEntry, UnknownDescriptor};
+use super::format::RttFormat;
 use super::geometry::Level;
 use super::state::{Ripas, RmiRttEntryState, RttEntryState};
 
-const LEVELS: [Level; 4] = [Level::L0, Level::L1, Level::L2, Level::PAGE];
+pub(super) const PA48: RttFormat = RttFormat::Pa48;
+pub(super) const LPA2: RttFormat = RttFormat::Lpa2;
+pub(super) const FORMATS: [RttFormat; 2] = [PA48, LPA2];
+const LEVELS: [Level; 5] = [Level::LM1, Level::L0, Level::L1, Level::L2, Level::PAGE];
 const RIPAS: [Ripas; 3] = [Ripas::Empty, Ripas::Ram, Ripas::Destroyed];
-/// Output address bits 47:12.
-const OA_MASK: u64 = 0x0000_ffff_ffff_f000;
 const STATE_SHIFT: u32 = 56;
 
-/// One entry of every kind the RMM writes, with the levels it is valid at.
-fn samples() -> [(RttEntry, [bool; 4]); 13] {
-    let any = [true; 4];
-    let leaf = [false, true, true, true];
-    let page = [false, false, false, true];
-    let l2 = [false, false, true, false];
+/// A PA that uses every address bit `format` has above 2^48 (none without LPA2), plus `low`.
+fn high(format: RttFormat, low: u64) -> u64 {
+    match format {
+        RttFormat::Pa48 => low,
+        RttFormat::Lpa2 => (0xb << 48) | low,
+    }
+}
+
+/// `pa` as a host descriptor's address field (the LPA2 layout, B3.56).
+fn desc_addr(pa: u64) -> u64 {
+    LPA2.encode_oa(pa).unwrap()
+}
+
+/// One entry of every kind the RMM writes in `format`, with the levels (-1 to 3) it is valid
+/// at.
+fn samples(f: RttFormat) -> [(RttEntry, [bool; 5]); 13] {
+    let any = [true; 5];
+    let leaf = [false, false, true, true, true];
+    let page = [false, false, false, false, true];
+    let l2 = [false, false, false, true, false];
     // A 1 GiB-aligned block is also a valid 2 MiB block.
-    let l1 = [false, true, true, false];
+    let l1 = [false, false, true, true, false];
+    let table = [true, true, true, true, false];
     [
-        (RttEntry::unassigned(Ripas::Empty), any),
-        (RttEntry::unassigned(Ripas::Ram), any),
-        (RttEntry::unassigned(Ripas::Destroyed), any),
-        (RttEntry::unassigned_ns(), any),
+        (RttEntry::unassigned(Ripas::Empty, f), any),
+        (RttEntry::unassigned(Ripas::Ram, f), any),
+        (RttEntry::unassigned(Ripas::Destroyed, f), any),
+        (RttEntry::unassigned_ns(f), any),
         (
-            RttEntry::assigned(1 << 30, Ripas::Empty, Level::L1).unwrap(),
+            RttEntry::assigned(high(f, 1 << 30), Ripas::Empty, Level::L1, f).unwrap(),
             leaf,
         ),
         (
-            RttEntry::assigned(0x20_1000, Ripas::Destroyed, Level::PAGE).unwrap(),
+            RttEntry::assigned(high(f, 0x20_1000), Ripas::Destroyed, Level::PAGE, f).unwrap(),
             page,
         ),
         (
-            RttEntry::assigned(0x20_1000, Ripas::Ram, Level::PAGE).unwrap(),
+            RttEntry::assigned(high(f, 0x20_1000), Ripas::Ram, Level::PAGE, f).unwrap(),
             page,
         ),
         (
-            RttEntry::assigned(0x40_0000, Ripas::Ram, Level::L2).unwrap(),
+            RttEntry::assigned(high(f, 0x40_0000), Ripas::Ram, Level::L2, f).unwrap(),
             l2,
         ),
         (
-            RttEntry::assigned(1 << 30, Ripas::Ram, Level::L1).unwrap(),
+            RttEntry::assigned(high(f, 1 << 30), Ripas::Ram, Level::L1, f).unwrap(),
             l1,
         ),
         (
-            RttEntry::table(0x5000, Level::L0).unwrap(),
-            [true, true, true, false],
+            RttEntry::table(high(f, 0x5000), Level::L0, f).unwrap(),
+            table,
         ),
         (
-            RttEntry::assigned_ns(0x1000_00dc, Level::PAGE).unwrap(),
+            RttEntry::assigned_ns(desc_addr(high(f, 0x1000_0000)) | 0xdc, Level::PAGE, f).unwrap(),
             page,
         ),
-        (RttEntry::assigned_ns(0x1000_0044, Level::L2).unwrap(), l2),
-        (RttEntry::assigned_ns(0x4000_0000, Level::L1).unwrap(), l1),
+        (
+            RttEntry::assigned_ns(desc_addr(high(f, 0x1000_0000)) | 0x44, Level::L2, f).unwrap(),
+            l2,
+        ),
+        (
+            RttEntry::assigned_ns(desc_addr(high(f, 0x4000_0000)), Level::L1, f).unwrap(),
+            l1,
+        ),
     ]
 }
 
 #[test]
 fn decode_round_trips_and_level_validity() {
-    for (e, valid) in samples() {
-        assert_eq!(RttEntry::from_raw(e.raw()), Ok(e));
-        assert_eq!(RttEntry::try_from(u64::from(e)), Ok(e));
-        for (level, ok) in LEVELS.into_iter().zip(valid) {
-            assert_eq!(e.is_valid_at(level), ok, "{e:?} at {level:?}");
-            assert_eq!(RttEntry::from_raw_at(e.raw(), level).is_ok(), ok);
+    for f in FORMATS {
+        for (e, valid) in samples(f) {
+            assert_eq!(RttEntry::from_raw(e.raw(), f), Ok(e));
+            assert_eq!(u64::from(e), e.raw());
+            assert_eq!(e.format(), f);
+            for (level, ok) in LEVELS.into_iter().zip(valid) {
+                assert_eq!(e.is_valid_at(level), ok, "{e:?} at {level:?}");
+                assert_eq!(RttEntry::from_raw_at(e.raw(), level, f).is_ok(), ok);
+            }
+        }
+        // A level-2 block is misaligned at level 1; a page is no block.
+        let block = RttEntry::assigned(0x20_0000, Ripas::Ram, Level::L2, f).unwrap();
+        assert!(!block.is_valid_at(Level::L1) && !block.is_valid_at(Level::PAGE));
+    }
+}
+
+#[test]
+fn valid_leaves_of_one_format_are_not_the_other_s() {
+    // A valid leaf or an LPA2 address means different things in the two formats: each
+    // decoder refuses the other's leaves (SH present or not), and Pa48 refuses bits 9:8 and
+    // 49:48 of an address.
+    for (e, _) in samples(LPA2) {
+        let other = RttEntry::from_raw(e.raw(), PA48);
+        if e.is_hw_valid() && e.state() != RttEntryState::Table {
+            assert!(other.is_err(), "{e:?}");
+        }
+        if e.output_address().is_some_and(|a| a >= 1 << 48) {
+            assert!(other.is_err(), "{e:?}");
         }
     }
-    // A level-2 block is misaligned at level 1; a page is no block.
-    let block = RttEntry::assigned(0x20_0000, Ripas::Ram, Level::L2).unwrap();
-    assert!(!block.is_valid_at(Level::L1) && !block.is_valid_at(Level::PAGE));
+    for (e, _) in samples(PA48) {
+        if e.is_hw_valid() && e.state() == RttEntryState::Assigned {
+            // SH 0b11 reads as address bits 51:50 with LPA2: another address.
+            let other = RttEntry::from_raw(e.raw(), LPA2).unwrap();
+            assert_eq!(
+                other.output_address(),
+                e.output_address().map(|a| a | 3 << 50)
+            );
+        }
+    }
 }
 
 #[test]
 fn accessors_per_state() {
     use RttEntryState::*;
-    let s = samples();
     let states = [
         Unassigned,
         Unassigned,
@@ -121,14 +173,16 @@ fn accessors_per_state() {
         Some(0x1000_0000),
         Some(0x4000_0000),
     ];
-    for (i, (e, _)) in s.into_iter().enumerate() {
-        assert_eq!(e.state(), states[i], "{e:?}");
-        assert_eq!(e.ripas(), ripas[i], "{e:?}");
-        assert_eq!(e.output_address(), addr[i], "{e:?}");
-        assert_eq!(e.hipas(), states[i].hipas());
-        assert_eq!(e.is_live(), addr[i].is_some());
-        assert_eq!(e.makes_rtt_live(), matches!(states[i], Assigned | Table));
-        assert_eq!(e.mem_attr().is_some(), states[i] == AssignedNs);
+    for f in FORMATS {
+        for (i, (e, _)) in samples(f).into_iter().enumerate() {
+            assert_eq!(e.state(), states[i], "{e:?}");
+            assert_eq!(e.ripas(), ripas[i], "{e:?}");
+            assert_eq!(e.output_address(), addr[i].map(|a| high(f, a)), "{e:?}");
+            assert_eq!(e.hipas(), states[i].hipas());
+            assert_eq!(e.is_live(), addr[i].is_some());
+            assert_eq!(e.makes_rtt_live(), matches!(states[i], Assigned | Table));
+            assert_eq!(e.mem_attr().is_some(), states[i] == AssignedNs);
+        }
     }
 }
 
@@ -139,64 +193,84 @@ fn read_entry_per_b4_3_20() {
         let r = e.read_entry();
         (r.state, r.desc, r.ripas)
     };
-    assert_eq!(
-        read(RttEntry::unassigned(Ripas::Ram)),
-        (S::Unassigned, 0, Ripas::Ram)
-    );
-    assert_eq!(
-        read(RttEntry::unassigned_ns()),
-        (S::Unassigned, 0, Ripas::Empty)
-    );
-    let ram = RttEntry::assigned(0x8000_1000, Ripas::Ram, Level::PAGE).unwrap();
-    assert_eq!(read(ram), (S::Assigned, 0x8000_1000, Ripas::Ram));
-    let gone = RttEntry::assigned(0x8000_1000, Ripas::Destroyed, Level::PAGE).unwrap();
-    assert_eq!(read(gone), (S::Assigned, 0x8000_1000, Ripas::Destroyed));
-    let t = RttEntry::table(0x8800_0000, Level::L1).unwrap();
-    assert_eq!(read(t), (S::Table, 0x8800_0000, Ripas::Empty));
-    // ASSIGNED_NS reports exactly the host's desc back.
-    for desc in [0x9000_00d8_u64, 0x4020_00c4, 0x9000_0054] {
-        let level = if desc & 0x1f_f000 == 0 {
-            Level::L2
-        } else {
-            Level::PAGE
-        };
-        let ns = RttEntry::assigned_ns(desc, level).unwrap();
-        assert_eq!(read(ns), (S::Assigned, desc, Ripas::Empty));
+    for f in FORMATS {
+        assert_eq!(
+            read(RttEntry::unassigned(Ripas::Ram, f)),
+            (S::Unassigned, 0, Ripas::Ram)
+        );
+        assert_eq!(
+            read(RttEntry::unassigned_ns(f)),
+            (S::Unassigned, 0, Ripas::Empty)
+        );
+        let pa = high(f, 0x8000_1000);
+        let ram = RttEntry::assigned(pa, Ripas::Ram, Level::PAGE, f).unwrap();
+        assert_eq!(
+            read(ram),
+            (S::Assigned, f.encode_oa(pa).unwrap(), Ripas::Ram)
+        );
+        let gone = RttEntry::assigned(pa, Ripas::Destroyed, Level::PAGE, f).unwrap();
+        assert_eq!(
+            read(gone),
+            (S::Assigned, f.encode_oa(pa).unwrap(), Ripas::Destroyed)
+        );
+        let t = RttEntry::table(0x8800_0000, Level::L1, f).unwrap();
+        assert_eq!(read(t), (S::Table, 0x8800_0000, Ripas::Empty));
+        // ASSIGNED_NS reports exactly the host's desc back.
+        for desc in [0x9000_00d8_u64, 0x4020_00c4, 0x9000_0054] {
+            let level = if desc & 0x1f_f000 == 0 {
+                Level::L2
+            } else {
+                Level::PAGE
+            };
+            let ns = RttEntry::assigned_ns(desc, level, f).unwrap();
+            assert_eq!(read(ns), (S::Assigned, desc, Ripas::Empty));
+        }
     }
+    // With LPA2 also a desc whose address uses bits 51:48.
+    let desc = 0x2_0000_9000_02d8;
+    let ns = RttEntry::assigned_ns(desc, Level::PAGE, LPA2).unwrap();
+    assert_eq!(read(ns), (S::Assigned, desc, Ripas::Empty));
 }
 
 #[test]
 fn with_ripas_changes_only_protected_entries() {
-    let u = RttEntry::unassigned(Ripas::Empty);
-    assert_eq!(
-        u.with_ripas(Ripas::Ram, Level::L0),
-        Some(RttEntry::unassigned(Ripas::Ram))
-    );
-    let a = RttEntry::assigned(0x20_0000, Ripas::Empty, Level::L2).unwrap();
+    for f in FORMATS {
+        let u = RttEntry::unassigned(Ripas::Empty, f);
+        assert_eq!(
+            u.with_ripas(Ripas::Ram, Level::L0),
+            Some(RttEntry::unassigned(Ripas::Ram, f))
+        );
+        let pa = high(f, 0x20_0000);
+        let a = RttEntry::assigned(pa, Ripas::Empty, Level::L2, f).unwrap();
+        let ram = a.with_ripas(Ripas::Ram, Level::L2).unwrap();
+        assert_eq!(
+            ram,
+            RttEntry::assigned(pa, Ripas::Ram, Level::L2, f).unwrap()
+        );
+        assert_eq!(ram.with_ripas(Ripas::Empty, Level::L2), Some(a));
+        assert_eq!(a.with_ripas(Ripas::Ram, Level::L1), None);
+        assert_eq!(
+            RttEntry::unassigned_ns(f).with_ripas(Ripas::Ram, Level::PAGE),
+            None
+        );
+        let t = RttEntry::table(0, Level::L1, f).unwrap();
+        assert_eq!(t.with_ripas(Ripas::Ram, Level::L1), None);
+    }
+    let a = RttEntry::assigned(0x20_0000, Ripas::Empty, Level::L2, PA48).unwrap();
     let ram = a.with_ripas(Ripas::Ram, Level::L2).unwrap();
     assert_eq!(ram.raw(), 0x0100_0000_0020_07d9);
-    assert_eq!(ram.with_ripas(Ripas::Empty, Level::L2), Some(a));
-    assert_eq!(a.with_ripas(Ripas::Ram, Level::L1), None);
-    assert_eq!(
-        RttEntry::unassigned_ns().with_ripas(Ripas::Ram, Level::PAGE),
-        None
-    );
-    assert_eq!(
-        RttEntry::table(0, Level::L1)
-            .unwrap()
-            .with_ripas(Ripas::Ram, Level::L1),
-        None
-    );
 }
 
 #[test]
 fn every_ripas_survives_every_leaf_level() {
-    for level in [Level::L1, Level::L2, Level::PAGE] {
-        for r in RIPAS {
-            let e = RttEntry::assigned(level.size() * 3, r, level).unwrap();
-            assert_eq!(RttEntry::from_raw_at(e.raw(), level), Ok(e));
-            assert_eq!((e.ripas(), e.state()), (Some(r), RttEntryState::Assigned));
-            assert_eq!(e.is_hw_valid(), r == Ripas::Ram);
+    for f in FORMATS {
+        for level in [Level::L1, Level::L2, Level::PAGE] {
+            for r in RIPAS {
+                let e = RttEntry::assigned(high(f, level.size() * 3), r, level, f).unwrap();
+                assert_eq!(RttEntry::from_raw_at(e.raw(), level, f), Ok(e));
+                assert_eq!((e.ripas(), e.state()), (Some(r), RttEntryState::Assigned));
+                assert_eq!(e.is_hw_valid(), r == Ripas::Ram);
+            }
         }
     }
 }
@@ -204,17 +278,18 @@ fn every_ripas_survives_every_leaf_level() {
 /// For every level an entry is valid at, the constructors rebuild exactly its bits (a breaking
 /// leaf: the constructors rebuild its valid form).
 fn assert_canonical(e: RttEntry) {
+    let f = e.format();
     for level in LEVELS {
         if !e.is_valid_at(level) {
             continue;
         }
         let addr = e.output_address().unwrap_or(0);
         let rebuilt = match e.state() {
-            RttEntryState::Unassigned => Some(RttEntry::unassigned(e.ripas().unwrap())),
-            RttEntryState::UnassignedNs => Some(RttEntry::unassigned_ns()),
-            RttEntryState::Table => RttEntry::table(addr, level),
-            RttEntryState::Assigned => RttEntry::assigned(addr, e.ripas().unwrap(), level),
-            RttEntryState::AssignedNs => RttEntry::assigned_ns(e.read_entry().desc, level),
+            RttEntryState::Unassigned => Some(RttEntry::unassigned(e.ripas().unwrap(), f)),
+            RttEntryState::UnassignedNs => Some(RttEntry::unassigned_ns(f)),
+            RttEntryState::Table => RttEntry::table(addr, level, f),
+            RttEntryState::Assigned => RttEntry::assigned(addr, e.ripas().unwrap(), level, f),
+            RttEntryState::AssignedNs => RttEntry::assigned_ns(e.read_entry().desc, level, f),
         };
         let breaking = e.raw() & 0x401 == 0x400;
         let rebuilt = rebuilt.map(|r| if breaking { r.breaking() } else { r });
@@ -222,9 +297,9 @@ fn assert_canonical(e: RttEntry) {
     }
 }
 
-/// Exercises every decoder on `raw`; none may panic.
-fn poke(raw: u64) -> bool {
-    match RttEntry::from_raw(raw) {
+/// Exercises every decoder on `raw` in `format`; none may panic.
+fn poke(raw: u64, format: RttFormat) -> bool {
+    match RttEntry::from_raw(raw, format) {
         Ok(e) => {
             assert_eq!(e.raw(), raw);
             let _ = (e.state(), e.ripas(), e.output_address(), e.read_entry());
@@ -244,42 +319,47 @@ fn poke(raw: u64) -> bool {
 
 #[test]
 fn decoders_survive_arbitrary_values() {
-    // xorshift64: fixed seed, so a failure reproduces.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut known = 0;
-    for _ in 0..200_000 {
-        let r = next();
-        // Fully random, and random within the fields the RMM uses (so that some decode).
-        let structured = (r & (OA_MASK | 0x7ff | (0x7 << 53))) | ((r >> 61) << STATE_SHIFT);
-        let sparse = r & next() & next() & (OA_MASK | 0x7ff | (0xff << 53));
-        for raw in [r, structured, sparse] {
-            known += poke(raw) as u32;
+    for f in FORMATS {
+        // xorshift64: fixed seed, so a failure reproduces.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let oa = f.oa_mask();
+        let mut known = 0;
+        for _ in 0..200_000 {
+            let r = next();
+            // Fully random, and random within the fields the RMM uses (so that some decode).
+            let structured = (r & (oa | 0x7ff | (0x7 << 53))) | ((r >> 61) << STATE_SHIFT);
+            let sparse = r & next() & next() & (oa | 0x7ff | (0xff << 53));
+            for raw in [r, structured, sparse] {
+                known += poke(raw, f) as u32;
+            }
         }
+        for raw in [0, u64::MAX, 1, 3, 1 << 63, 0x0700_0000_0000_0000, 0x60] {
+            poke(raw, f);
+        }
+        assert!(known > 1000, "only {known} random values decoded ({f:?})");
     }
-    for raw in [0, u64::MAX, 1, 3, 1 << 63, 0x0700_0000_0000_0000, 0x60] {
-        poke(raw);
-    }
-    assert!(known > 1000, "only {known} random values decoded");
 }
 
 #[test]
 fn single_bit_flips_of_valid_encodings() {
-    for (e, _) in samples() {
-        for bit in 0..64 {
-            let raw = e.raw() ^ (1 << bit);
-            if poke(raw) {
-                // Only an address, RIPAS, STATE, type or host attribute bit may flip into
-                // another known encoding: RIPAS 0x60, MemAttr[2:0] 0x1c, S2AP 0xc0,
-                // SH 0x300, page/table 0x2; and bit 0 of a valid leaf (its breaking form).
-                let fields = OA_MASK | 0x60 | 0x1c | 0xc0 | 0x300 | 0x2 | 0x1;
-                let allowed = fields | (0x7 << STATE_SHIFT);
-                assert_ne!((1 << bit) & allowed, 0, "{e:?} bit {bit}");
+    for f in FORMATS {
+        for (e, _) in samples(f) {
+            for bit in 0..64 {
+                let raw = e.raw() ^ (1 << bit);
+                if poke(raw, f) {
+                    // Only an address, RIPAS, STATE, type or host attribute bit may flip into
+                    // another known encoding: RIPAS 0x60, MemAttr[2:0] 0x1c, S2AP 0xc0,
+                    // SH 0x300, page/table 0x2; and bit 0 of a valid leaf (its breaking form).
+                    let fields = f.oa_mask() | 0x60 | 0x1c | 0xc0 | 0x300 | 0x2 | 0x1;
+                    let allowed = fields | (0x7 << STATE_SHIFT);
+                    assert_ne!((1 << bit) & allowed, 0, "{e:?} bit {bit}");
+                }
             }
         }
     }
@@ -287,23 +367,25 @@ fn single_bit_flips_of_valid_encodings() {
 
 #[test]
 fn breaking_leaves_keep_their_meaning_for_readers() {
-    for (e, levels) in samples() {
-        let b = e.breaking();
-        let leaf = e.is_hw_valid() && e.state() != RttEntryState::Table;
-        assert_eq!(b.raw(), if leaf { e.raw() & !1 } else { e.raw() }, "{e:?}");
-        assert!(!leaf || !b.is_hw_valid());
-        let decoded = RttEntry::from_raw(b.raw()).unwrap();
-        assert_eq!(
-            (decoded.state(), decoded.ripas(), decoded.output_address()),
-            (e.state(), e.ripas(), e.output_address())
-        );
-        assert_eq!(
-            (decoded.mem_attr(), decoded.s2ap()),
-            (e.mem_attr(), e.s2ap())
-        );
-        assert_eq!(decoded.read_entry(), e.read_entry(), "{e:?}");
-        for (level, ok) in LEVELS.into_iter().zip(levels) {
-            assert_eq!(decoded.is_valid_at(level), ok, "{e:?} at {level:?}");
+    for f in FORMATS {
+        for (e, levels) in samples(f) {
+            let b = e.breaking();
+            let leaf = e.is_hw_valid() && e.state() != RttEntryState::Table;
+            assert_eq!(b.raw(), if leaf { e.raw() & !1 } else { e.raw() }, "{e:?}");
+            assert!(!leaf || !b.is_hw_valid());
+            let decoded = RttEntry::from_raw(b.raw(), f).unwrap();
+            assert_eq!(
+                (decoded.state(), decoded.ripas(), decoded.output_address()),
+                (e.state(), e.ripas(), e.output_address())
+            );
+            assert_eq!(
+                (decoded.mem_attr(), decoded.s2ap()),
+                (e.mem_attr(), e.s2ap())
+            );
+            assert_eq!(decoded.read_entry(), e.read_entry(), "{e:?}");
+            for (level, ok) in LEVELS.into_iter().zip(levels) {
+                assert_eq!(decoded.is_valid_at(level), ok, "{e:?} at {level:?}");
+            }
         }
     }
 }
@@ -326,20 +408,43 @@ fn reserved_encodings_are_refused() {
         0x0140_0000_8000_17db, // RAM leaf with XN
         0x0180_0000_8000_17db, // RAM leaf with NS
         0x0100_0000_8000_13db, // RAM leaf without AF
-        0x03c0_0000_9000_06db, // NS WB leaf with SH Outer
-        0x03c0_0000_9000_07d7, // NS leaf with reserved MemAttr 0b100 (and SH IS)
-        0x03c0_0000_9000_0757, // NS NC leaf with SH Inner
+        0x03c0_0000_9000_07d3, // NS leaf with reserved MemAttr 0b100
         0x0380_0000_9000_07db, // NS leaf without XN
         0x0340_0000_9000_07db, // NS leaf without NS
-        0x03c1_0000_9000_07db, // NS leaf with bit 48
         0x0bc0_0000_9000_07db, // NS leaf with bit 59
+        0x03c4_0000_9000_07db, // NS leaf with bit 50
         0x0400_0000_8800_0803, // TABLE with bit 11
+        0x0404_0000_8800_0003, // TABLE with bit 50
     ];
-    for raw in refused {
-        assert_eq!(
-            RttEntry::from_raw(raw),
-            Err(UnknownDescriptor(raw)),
-            "{raw:#x}"
-        );
+    for f in FORMATS {
+        for raw in refused {
+            assert_eq!(
+                RttEntry::from_raw(raw, f),
+                Err(UnknownDescriptor(raw)),
+                "{raw:#x} {f:?}"
+            );
+        }
+    }
+    // Without LPA2 bits 49:48 are no address bits, and SH must follow MemAttr.
+    let refused_pa48 = [
+        0x03c0_0000_9000_06db, // NS WB leaf with SH Outer
+        0x03c0_0000_9000_0757, // NS NC leaf with SH Inner
+        0x03c0_0000_9000_07d7, // NS NC leaf with SH Inner, read-write
+        0x03c1_0000_9000_07db, // NS leaf with bit 48
+        0x0401_0000_8800_0003, // TABLE with bit 48
+        0x0100_0000_8000_0100, // ASSIGNED EMPTY with bit 8
+        0x0100_0000_8000_14db, // RAM leaf without SH
+    ];
+    for raw in refused_pa48 {
+        assert_eq!(RttEntry::from_raw(raw, PA48), Err(UnknownDescriptor(raw)));
+    }
+    // The same bits are address bits with LPA2.
+    for (raw, addr) in [
+        (0x03c1_0000_9000_04db, 0x1_0000_9000_0000),
+        (0x0401_0000_8800_0003, 0x1_0000_8800_0000),
+        (0x0100_0000_8000_0100, (1 << 50) | 0x8000_0000),
+    ] {
+        let e = RttEntry::from_raw(raw, LPA2).unwrap();
+        assert_eq!(e.output_address(), Some(addr), "{raw:#x}");
     }
 }

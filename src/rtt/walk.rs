@@ -40,7 +40,7 @@
 //! (ASSIGNED or TABLE). [`LockedTable::set`] keeps it exact, so RTT_DESTROY decides liveness in
 //! O(1), and RTT_FOLD rejects a table that is neither all-live nor all-non-live in O(1).
 
-use super::{Level, RttConfig, RttEntry, RttEntryState, RTT_ENTRIES};
+use super::{Level, RttConfig, RttEntry, RttEntryState, RttFormat};
 use crate::granule::{GranuleState, LockedGranule, TryLockError};
 use crate::platform::{GranuleMemory, Platform};
 use crate::sync::Ordering;
@@ -75,7 +75,7 @@ pub struct WalkResult {
 impl WalkResult {
     /// The IPA of entry `index` of the table this walk reached, for an `ipa` it covers.
     pub fn entry_ipa(&self, ipa: u64, index: usize) -> u64 {
-        let table_span_shift = self.level.shift() + super::RTT_STRIDE;
+        let table_span_shift = self.level.table_shift();
         let table_base = ipa >> table_span_shift << table_span_shift;
         table_base + ((index as u64) << self.level.shift())
     }
@@ -85,8 +85,10 @@ impl WalkResult {
     /// past the table.
     pub fn skip_non_live(&self, mem: &GranuleMemory, ipa: u64) -> u64 {
         let first = self.level.entry_index(ipa);
-        let live = (first..RTT_ENTRIES).find(|&i| read_entry(mem, i, self.level).is_live());
-        self.entry_ipa(ipa, live.unwrap_or(RTT_ENTRIES))
+        let format = self.entry.format();
+        let entries = self.level.table_entries();
+        let live = (first..entries).find(|&i| read_entry(mem, i, self.level, format).is_live());
+        self.entry_ipa(ipa, live.unwrap_or(entries))
     }
 }
 
@@ -108,21 +110,23 @@ impl WalkResult {
         stop_at_destroyed: bool,
     ) -> u64 {
         let first = self.level.entry_index(base);
-        let table = (first..RTT_ENTRIES).find(|&i| {
-            let entry = read_entry(mem, i, self.level);
+        let format = self.entry.format();
+        let entries = self.level.table_entries();
+        let table = (first..entries).find(|&i| {
+            let entry = read_entry(mem, i, self.level, format);
             entry.state() == RttEntryState::Table
                 || (stop_at_destroyed && entry.ripas() == Some(super::Ripas::Destroyed))
         });
-        let end = self.entry_ipa(base, table.unwrap_or(RTT_ENTRIES));
+        let end = self.entry_ipa(base, table.unwrap_or(entries));
         self.level.align_down(end.min(top))
     }
 }
 
-/// Reads entry `index` of an RTT at `level`.
-pub fn read_entry(mem: &GranuleMemory, index: usize, level: Level) -> RttEntry {
+/// Reads entry `index` of an RTT at `level` of a realm whose descriptors are in `format`.
+pub fn read_entry(mem: &GranuleMemory, index: usize, level: Level, format: RttFormat) -> RttEntry {
     // Acquire: pairs with the Release in `write_entry`; a TABLE entry's child is filled.
     let raw = mem[index].load(Ordering::Acquire);
-    RttEntry::from_raw_at(raw, level).expect("RTT entries are written only by the RMM")
+    RttEntry::from_raw_at(raw, level, format).expect("RTT entries are written only by the RMM")
 }
 
 /// Writes entry `index` of an RTT; the caller holds the table (its lock, or it is not linked).
@@ -140,6 +144,7 @@ impl RttTree {
             realm.ipa_width.into(),
             realm.rtt_level_start.into(),
             realm.rtt_num_start,
+            RttFormat::from_lpa2(realm.features.lpa2),
             rmm.platform().cpu_features().pa_bits.into(),
         )
         .ok()?;
@@ -173,8 +178,9 @@ impl RttTree {
     pub fn walk<P: Platform>(&self, platform: &P, ipa: u64, level: Level) -> WalkResult {
         let (mut table, mut index) = self.start(ipa);
         let mut at = self.config.start_level();
+        let format = self.config.format();
         loop {
-            let entry = read_entry(platform.granule(table), index, at);
+            let entry = read_entry(platform.granule(table), index, at, format);
             let next = match (entry.state(), at.child()) {
                 (RttEntryState::Table, Some(child)) if at != level => child,
                 _ => {
@@ -209,7 +215,7 @@ impl<'a> LockedTable<'a> {
 
     /// Entry `index`.
     pub fn entry(&self, index: usize) -> RttEntry {
-        read_entry(self.mem, index, self.walk.level)
+        read_entry(self.mem, index, self.walk.level, self.walk.entry.format())
     }
 
     /// Sets entry `index`, keeping the table's count of live entries exact.

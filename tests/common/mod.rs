@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod claims;
+pub mod lpa2;
 
 use rmm::granule::GranuleState;
 use rmm::host::{Config, Machine};

@@ -26,8 +26,15 @@ pub const RAM_HOLE: u64 = L3 + 0x10000;
 pub const EMPTY_IPA: u64 = L3 + 0x20000;
 /// The first Unprotected IPA of the 39-bit IPA space.
 pub const UNPROTECTED: u64 = 1 << 38;
+/// The first Unprotected IPA of the 52-bit IPA space of [`RealmWorld::new_lpa2`].
+pub const UNPROTECTED_52: u64 = 1 << 51;
+/// In [`RealmWorld::new_lpa2`]: a level -1 entry (2^48 bytes) with RIPAS RAM and nothing below.
+pub const RAM_LM1: u64 = 1 << 48;
 pub const PC: u64 = 0x1000;
 const DRAM: (u64, u64) = (0x8000_0000, 64 << 20);
+/// DRAM at PAs with bits 51:48 set ([`RealmWorld::new_lpa2`]): in an LPA2 descriptor bits
+/// 49:48 stay in place and bits 51:50 go to bits 9:8.
+pub const HIGH_DRAM: (u64, u64) = (0xf_ffff_ff00_0000, 4 << 20);
 
 /// What a REC does next.
 pub enum Step {
@@ -47,7 +54,13 @@ pub enum Step {
     Gic { vmcr: u64, misr: u64 },
     /// The realm changes its registers (jumps somewhere, writes VBAR_EL1...) and goes on.
     Set(Box<dyn FnOnce(&mut VcpuContext) + Send>),
+    /// The realm uses its memory (reads, writes, what the hardware would translate with) and
+    /// goes on.
+    Memory(UseMemory),
 }
+
+/// What a [`Step::Memory`] does with the realm's memory.
+pub type UseMemory = Box<dyn FnOnce(&dyn RealmMemory) + Send>;
 
 /// What a REC saw when it was (re)started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,16 +126,21 @@ impl RealmModel for Script {
                 Some(Step::Regs(regs)) => vcpu.gprs[..regs.len()].copy_from_slice(&regs),
                 Some(Step::Gic { vmcr, misr }) => (vcpu.gic_vmcr, vcpu.gic_misr) = (vmcr, misr),
                 Some(Step::Set(set)) => set(vcpu),
+                Some(Step::Memory(using)) => using(mem),
             }
         }
     }
 }
 
-/// A machine with 8 CPUs and one ACTIVE realm (VMID 1, 39-bit IPA, SHA-256).
+/// A machine with 8 CPUs and one ACTIVE realm (VMID 1, 39-bit IPA, SHA-256); or, from
+/// [`RealmWorld::new_lpa2`], a machine with LPA2 and a realm with a 52-bit IPA space.
 pub struct RealmWorld {
     pub m: Machine,
     pub script: Arc<Script>,
     next: AtomicU64,
+    /// The next granule of [`HIGH_DRAM`] (LPA2 world only).
+    next_high: AtomicU64,
+    lpa2: bool,
     runs: Vec<u64>,
     pub rd: u64,
     /// PAs of the DATA granules at DATA, DATA + 4 KiB, ...
@@ -133,16 +151,31 @@ pub struct RealmWorld {
 impl RealmWorld {
     /// The realm with one REC per entry of `runnable` (index i, MPIDR i, x0..x7 = i + 1).
     pub fn new(runnable: &[bool]) -> RealmWorld {
-        let m = Machine::new(Config {
-            cpus: 8,
-            dram: vec![DRAM],
-        });
+        Self::build(runnable, false)
+    }
+
+    /// The same realm with LPA2 and a 52-bit IPA space, on a machine with FEAT_LPA2 and 52-bit
+    /// PAs ([`rmm::host::LPA2_CPU`]): its walks start at level -1, its RTTs below the root
+    /// and its DATA granules are in [`HIGH_DRAM`], and its Unprotected IPAs start at
+    /// [`UNPROTECTED_52`].
+    pub fn new_lpa2(runnable: &[bool]) -> RealmWorld {
+        Self::build(runnable, true)
+    }
+
+    fn build(runnable: &[bool], lpa2: bool) -> RealmWorld {
+        let (cpu, dram) = match lpa2 {
+            true => (rmm::host::LPA2_CPU, vec![DRAM, HIGH_DRAM]),
+            false => (rmm::host::HOST_CPU, vec![DRAM]),
+        };
+        let m = Machine::with_cpu(Config { cpus: 8, dram }, cpu);
         let script = Arc::new(Script::default());
         assert!(m.set_realm_model(script.clone()));
         let mut w = RealmWorld {
             m,
             script,
             next: AtomicU64::new(DRAM.0),
+            next_high: AtomicU64::new(HIGH_DRAM.0),
+            lpa2,
             runs: vec![],
             rd: 0,
             data: vec![],
@@ -150,27 +183,42 @@ impl RealmWorld {
         };
         w.runs = (0..8).map(|_| w.ns()).collect();
         let (params, rd, rtt) = (w.ns(), w.del(), w.del());
-        write_realm_params(&w.m, params, &realm_params(rtt));
+        let mut p = realm_params(rtt);
+        if lpa2 {
+            p.flags = rmm::rmi::params::RealmFlags::from_bits(rmm::rmi::params::RealmFlags::LPA2);
+            (p.s2sz, p.rtt_level_start) = (52, -1);
+        }
+        write_realm_params(&w.m, params, &p);
         assert_eq!(w.rmi(RMI_REALM_CREATE, &[rd, params])[0], SUCCESS);
         w.rd = rd;
-        for level in [2, 3] {
-            let t = w.del();
-            assert_eq!(w.rmi(RMI_RTT_CREATE, &[rd, t, L3, level])[0], SUCCESS);
+        let levels: &[u64] = match lpa2 {
+            true => &[0, 1, 2, 3],
+            false => &[2, 3],
+        };
+        for &level in levels {
+            let t = w.del_data();
+            // Aligned to the parent's entries (level - 1).
+            let ipa = L3 & !((1 << (12 + 9 * (4 - level))) - 1);
+            assert_eq!(w.rmi(RMI_RTT_CREATE, &[rd, t, ipa, level])[0], SUCCESS);
         }
         let src = w.ns();
-        let dead = w.del();
+        let dead = w.del_data();
         assert_eq!(
             w.rmi(RMI_DATA_CREATE, &[rd, dead, DEAD, src, 0])[0],
             SUCCESS
         );
         for i in 0..DATA_PAGES as u64 {
-            let d = w.del();
+            let d = w.del_data();
             let x0 = w.rmi(RMI_DATA_CREATE, &[rd, d, DATA + i * GRANULE, src, 0])[0];
             assert_eq!(x0, SUCCESS);
             w.data.push(d);
         }
         let hole = [rd, RAM_HOLE, RAM_HOLE + 2 * GRANULE];
         assert_eq!(w.rmi(RMI_RTT_INIT_RIPAS, &hole)[0], SUCCESS);
+        if lpa2 {
+            let lm1 = [rd, RAM_LM1, 2 * RAM_LM1];
+            assert_eq!(w.rmi(RMI_RTT_INIT_RIPAS, &lm1)[..2], [SUCCESS, 2 * RAM_LM1]);
+        }
         let count = w.rmi(RMI_REC_AUX_COUNT, &[rd])[1] as usize;
         for (i, &on) in runnable.iter().enumerate() {
             let aux: Vec<u64> = (0..count).map(|_| w.del()).collect();
@@ -197,6 +245,25 @@ impl RealmWorld {
     pub fn del(&self) -> u64 {
         let pa = self.ns();
         assert_eq!(delegate(&self.m, pa), SUCCESS);
+        pa
+    }
+
+    /// A delegated granule for the realm's RTTs and DATA: from [`HIGH_DRAM`] in the LPA2
+    /// world, else as [`RealmWorld::del`].
+    pub fn del_data(&self) -> u64 {
+        if !self.lpa2 {
+            return self.del();
+        }
+        let pa = self.ns_high();
+        assert_eq!(delegate(&self.m, pa), SUCCESS);
+        pa
+    }
+
+    /// A Non-secure granule of [`HIGH_DRAM`] (LPA2 world only).
+    pub fn ns_high(&self) -> u64 {
+        assert!(self.lpa2, "HIGH_DRAM is the LPA2 world's");
+        let pa = self.next_high.fetch_add(GRANULE, Ordering::Relaxed);
+        assert!(pa < HIGH_DRAM.0 + HIGH_DRAM.1, "out of high granules");
         pa
     }
 

@@ -4,7 +4,9 @@
 //! console.
 
 use crate::{console, gic, nscopy, world_switch};
-use rmm::platform::{CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, RealmMemory};
+use rmm::platform::{
+    CpuFeatures, GranuleMemory, GtsiRefused, NsAccessFault, RealmMemory, Stage2Translation,
+};
 use rmm::rec::{IdRegisters, RealmTrap, VcpuContext};
 use rmm::{Platform, GRANULE_SIZE};
 use rmm_arch::{el3, read_sysreg, write_sysreg};
@@ -17,9 +19,19 @@ pub struct Aarch64 {
     features: CpuFeatures,
     id_registers: IdRegisters,
     list_registers: usize,
-    /// VTCR_EL2 without T0SZ and SL0, which are the realm's.
+    /// ID_AA64MMFR0_EL1.PARange, at most 0b0110 (52 bits).
+    parange: u64,
+    /// VTCR_EL2 without the realm's fields (T0SZ, SL0, PS, DS, SL2).
     vtcr_common: u64,
 }
+
+/// ID_AA64MMFR0_EL1.PARange for 48 bits, the widest a realm without LPA2 can address.
+const PARANGE_48: u64 = 0b0101;
+/// VTCR_EL2 fields: SL0 at bits 7:6, PS 18:16, DS 32, SL2 33.
+const VTCR_SL0_SHIFT: u32 = 6;
+const VTCR_PS_SHIFT: u32 = 16;
+const VTCR_DS: u64 = 1 << 32;
+const VTCR_SL2: u64 = 1 << 33;
 
 impl Aarch64 {
     /// Reads the processor's features (ID registers, ICH_VTR_EL2).
@@ -27,22 +39,24 @@ impl Aarch64 {
         let mmfr0 = read_sysreg!("id_aa64mmfr0_el1");
         let mmfr1 = read_sysreg!("id_aa64mmfr1_el1");
         let dfr0 = read_sysreg!("id_aa64dfr0_el1");
-        // PARange, capped at 48 bits: the RTTs use the 48-bit descriptor format (no LPA2).
-        let parange = (mmfr0 & 0xf).min(5);
-        let pa_bits = [32, 36, 40, 42, 44, 48][parange as usize];
+        // PARange, up to 52 bits (0b0111, 56 bits, needs 128-bit descriptors: treated as 52).
+        let parange = (mmfr0 & 0xf).min(6);
+        let pa_bits = [32, 36, 40, 42, 44, 48, 52][parange as usize];
+        // FEAT_LPA2 with 4 KiB granules at stage 1 (TGran4 = 0b0001, so a realm can make
+        // 52-bit IPAs) and stage 2 (TGran4_2 = 0b0011, or 0b0000: as TGran4 says).
+        let tgran4 = (mmfr0 >> 28) & 0xf;
+        let tgran4_2 = (mmfr0 >> 40) & 0xf;
+        let lpa2 = tgran4 == 0b0001 && matches!(tgran4_2, 0b0000 | 0b0011);
         let list_registers = gic::list_registers();
         let vmid16 = (mmfr1 >> 4) & 0xf == 2;
-        // Walks Inner/Outer Write-Back cacheable (IRGN0, ORGN0), Inner Shareable (SH0), 4 KiB
-        // granule, output size PS, 16-bit VMIDs where supported (VS), RES1 bit 31.
-        let vtcr_common = (1 << 8)
-            | (1 << 10)
-            | (3 << 12)
-            | (parange << 16)
-            | (u64::from(vmid16) << 19)
-            | (1 << 31);
+        // Walks Inner/Outer Write-Back cacheable (IRGN0, ORGN0), Inner Shareable (SH0: also
+        // the shareability of every mapping of an LPA2 realm, A5.5.11), 4 KiB granule, 16-bit
+        // VMIDs where supported (VS), RES1 bit 31.
+        let vtcr_common = (1 << 8) | (1 << 10) | (3 << 12) | (u64::from(vmid16) << 19) | (1 << 31);
         Self {
             features: CpuFeatures {
                 pa_bits,
+                lpa2,
                 breakpoints: ((dfr0 >> 12) & 0xf) as u8 + 1,
                 watchpoints: ((dfr0 >> 20) & 0xf) as u8 + 1,
                 gic_list_registers: list_registers as u8,
@@ -53,6 +67,7 @@ impl Aarch64 {
             },
             id_registers: IdRegisters(rmm_arch::sysreg::read_id_space()),
             list_registers,
+            parange,
             vtcr_common,
         }
     }
@@ -62,9 +77,32 @@ impl Aarch64 {
         self.list_registers
     }
 
-    /// VTCR_EL2 for a realm whose IPA width gives `t0sz` and whose starting level gives `sl0`.
-    pub fn vtcr(&self, t0sz: u64, sl0: u64) -> u64 {
-        self.vtcr_common | t0sz | (sl0 << 6)
+    /// VTCR_EL2 for a realm's stage 2: its T0SZ and SL0; with LPA2 (A5.5.11) DS, SL2 for a
+    /// start at level -1, and the output size of the processor (52 bits on QEMU `max`);
+    /// without, an output size of at most 48 bits.
+    pub fn vtcr(&self, s2: &Stage2Translation) -> u64 {
+        let ps = if s2.ds {
+            self.parange
+        } else {
+            self.parange.min(PARANGE_48)
+        };
+        let mut vtcr =
+            self.vtcr_common | s2.t0sz | (s2.sl0 << VTCR_SL0_SHIFT) | (ps << VTCR_PS_SHIFT);
+        if s2.ds {
+            vtcr |= VTCR_DS;
+        }
+        if s2.sl2 {
+            vtcr |= VTCR_SL2;
+        }
+        vtcr
+    }
+
+    /// VTTBR_EL2 for a realm's stage 2: the first starting-level RTT and the VMID. With a
+    /// 52-bit output size, BADDR bits 51:48 sit in bits 5:2.
+    pub fn vttbr(s2: &Stage2Translation) -> u64 {
+        let base = s2.rtt_base & ((1 << 48) - 1);
+        let high = (s2.rtt_base >> 48) & 0xf;
+        base | (high << 2) | (u64::from(s2.vmid) << 48)
     }
 }
 

@@ -222,7 +222,7 @@ pub fn run(
     gic::set_hcr(vcpu.gic_hcr | ICH_HCR_EN);
 
     let s2 = memory.translation();
-    let vtcr = platform.vtcr(s2.t0sz, s2.sl0);
+    let vtcr = platform.vtcr(&s2);
     let mut hcr = HCR_REALM;
     if vcpu.trap_wfi {
         hcr |= HCR_TWI;
@@ -234,7 +234,7 @@ pub fn run(
     // SAFETY: these registers govern only EL1/EL0 (stage 2, traps, identity) and the realm is
     // entered next; the RMM's own EL2 translation and execution are unaffected.
     unsafe {
-        write_sysreg!("vttbr_el2", s2.rtt_base | (u64::from(s2.vmid) << 48));
+        write_sysreg!("vttbr_el2", crate::platform::Aarch64::vttbr(&s2));
         write_sysreg!("vtcr_el2", vtcr);
         write_sysreg!("hcr_el2", hcr);
         write_sysreg!("vmpidr_el2", vmpidr(mpidr));

@@ -80,6 +80,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     realm_payload::run(&mut pool, cpus);
     realm_payload::sve_peers::run(&mut pool);
     scenarios::sve::run(&mut pool);
+    scenarios::lpa2::run(&mut pool);
     report::finish()
 }
 

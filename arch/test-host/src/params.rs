@@ -7,6 +7,8 @@ use crate::granule::Granule;
 
 /// RmiRealmParams as the scenarios use it.
 pub struct RealmParams {
+    /// RmiRealmFlags.lpa2 (bit 0): LPA2 stage-2 tables, IPA widths up to 52 bits.
+    pub lpa2: bool,
     /// RmiRealmFlags: SVE (bit 1) and PMU (bit 2) as the realm's features say.
     pub features: RealmFeatures,
     /// IPA width.
@@ -52,10 +54,10 @@ impl RealmFeatures {
 }
 
 impl RealmParams {
-    /// Writes the structure into the zeroed granule `page` (no LPA2).
+    /// Writes the structure into the zeroed granule `page`.
     pub fn write(&self, page: Granule) {
         let f = self.features;
-        page.write_u64(0x000, f.flags()); // flags
+        page.write_u64(0x000, f.flags() | u64::from(self.lpa2)); // flags
         page.write_u64(0x008, self.s2sz);
         page.write_u64(0x010, f.sve_vl.unwrap_or(0).into()); // sve_vl
         page.write_u64(0x018, self.num_bps);

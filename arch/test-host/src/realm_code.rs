@@ -118,10 +118,25 @@ pub const fn report(kind: u64, mpidr: u64, result: u64) -> u64 {
 
 /// Copies the program to the start of the zeroed granule `page`; returns its size in bytes.
 pub fn copy_to(page: Granule) -> usize {
-    let start = core::ptr::addr_of!(realm_code_start) as *const u32;
-    let end = core::ptr::addr_of!(realm_code_end) as *const u32;
-    // SAFETY: both labels are in the same section of this image, `end` after `start`, and the
-    // bytes between them are instructions (4-byte words, aligned by `.balign 8`).
+    // SAFETY: both labels delimit this program (below), in one section of this image.
+    unsafe {
+        copy_code(
+            core::ptr::addr_of!(realm_code_start),
+            core::ptr::addr_of!(realm_code_end),
+            page,
+        )
+    }
+}
+
+/// Copies the instructions from `start` to `end` to the start of the granule `page`;
+/// returns their size in bytes.
+///
+/// # Safety
+/// `start` and `end` are labels of one section of this image, `end` after `start`, with
+/// instructions between them (4-byte words, `start` aligned to 4 bytes), at most 4 KiB.
+pub unsafe fn copy_code(start: *const u8, end: *const u8, page: Granule) -> usize {
+    let (start, end) = (start as *const u32, end as *const u32);
+    // SAFETY: the caller's: both in one section, `end` after `start`, aligned words.
     let words = unsafe { end.offset_from(start) } as usize;
     for i in 0..words {
         // SAFETY: `i < words`: a word of the program, in this image's read-only data.

@@ -7,9 +7,6 @@ use crate::GRANULE_SIZE;
 /// Size of RmiRealmParams in bytes (B4.4.12).
 pub const REALM_PARAMS_SIZE: usize = 0x1000;
 
-/// Largest IPA width with 4 KiB granules and no LPA2 (A3.1.2).
-const MAX_IPA_WIDTH_NO_LPA2: u8 = 48;
-
 // Byte offsets (B4.4.12; identical in TF-RMM, reference notes 4.1). The UInt8 fields sit at the
 // start of 8-byte slots; the rest of each slot is SBZ.
 const FLAGS: usize = 0x0;
@@ -174,7 +171,7 @@ impl RealmParams {
         let max_ipa = if self.flags.lpa2() {
             field(0, 8)
         } else {
-            field(0, 8).min(MAX_IPA_WIDTH_NO_LPA2.into())
+            field(0, 8).min(crate::rtt::MAX_IPA_WIDTH.into())
         };
         let s2sz = u64::from(self.s2sz) <= max_ipa;
         let debug =

@@ -144,6 +144,7 @@ fn create_rd(realm: &mut PayloadRealm, pool: &mut Pool) -> Outcome {
     }
     let params = pool.alloc();
     RealmParams {
+        lpa2: false,
         features: realm.features,
         s2sz: IPA_WIDTH,
         num_bps: NUM_BPS,

@@ -1,6 +1,7 @@
 //! The RMI scenarios, in the order `primary_main` runs them.
 
 pub mod delegate;
+pub mod lpa2;
 pub mod realm;
 mod realm_enter;
 mod realm_psci;

@@ -125,6 +125,7 @@ fn build(realm: &mut Realm, pool: &mut Pool, cpus: usize) -> Outcome {
     }
     let params = pool.alloc();
     RealmParams {
+        lpa2: false,
         features: Default::default(),
         s2sz: S2SZ,
         num_bps: 1,
