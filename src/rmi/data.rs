@@ -156,7 +156,7 @@ pub(super) fn destroy<P: Platform>(
     check_ipa(&tree, ipa)?; // ipa_align, ipa_bound
     let table = lock_page_table(rmm, cpu, &tree, ipa)?;
     if let Err(e) = check_page_entry(&table, RttEntryState::Assigned) {
-        out[1] = table.walk.skip_non_live(table.memory(), ipa);
+        out[1] = table.walk.skip_non_live(table.memory(), ipa, tree.config);
         return Err(e); // rtt_walk, rtte_state
     }
     let walk = table.walk;
@@ -184,6 +184,6 @@ pub(super) fn destroy<P: Platform>(
     rmm.platform().granule_zero(data);
     data_locked.transition(GranuleState::Delegated);
     out[0] = data;
-    out[1] = walk.skip_non_live(table.memory(), ipa);
+    out[1] = walk.skip_non_live(table.memory(), ipa, tree.config);
     Ok(())
 }

@@ -106,7 +106,7 @@ pub(super) fn destroy<P: Platform>(
     let parent = lock_table(rmm, cpu, &tree, ipa, parent_level).ok_or(RmiError::INPUT)?;
     let walk = parent.walk;
     if walk.level != parent_level || walk.entry.state() != RttEntryState::Table {
-        out[1] = walk.skip_non_live(parent.memory(), ipa);
+        out[1] = walk.skip_non_live(parent.memory(), ipa, tree.config);
         return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk, rtte_state
     }
     let child_pa = walk.entry.output_address().unwrap_or_default();
@@ -136,7 +136,7 @@ pub(super) fn destroy<P: Platform>(
     rmm.platform().granule_zero(child_pa);
     child.transition(GranuleState::Delegated);
     out[0] = child_pa;
-    out[1] = walk.skip_non_live(parent.memory(), ipa);
+    out[1] = walk.skip_non_live(parent.memory(), ipa, tree.config);
     Ok(())
 }
 

@@ -104,17 +104,17 @@ pub(super) fn unmap<P: Platform>(
     let table = lock_table(rmm, cpu, &tree, ipa, level).ok_or(RmiError::INPUT)?;
     let walk = table.walk;
     if walk.level < level {
-        out[0] = walk.skip_non_live(table.memory(), ipa);
+        out[0] = walk.skip_non_live(table.memory(), ipa, tree.config);
         return Err(RmiError::rtt(walk.level.error_index())); // rtt_walk
     }
     if walk.entry.state() != RttEntryState::AssignedNs {
-        out[0] = walk.skip_non_live(table.memory(), ipa);
+        out[0] = walk.skip_non_live(table.memory(), ipa, tree.config);
         return Err(RmiError::rtt(walk.level.error_index())); // rtte_state
     }
     // A valid descriptor becomes invalid: invalidate its range before the host may reuse the
     // Non-secure granule. No table is freed, so lock-free walkers need no quiescing.
     table.set(walk.index, RttEntry::unassigned_ns(tree.config.format()));
     rmm.platform().tlbi_range(tree.vmid, ipa, level.size());
-    out[0] = walk.skip_non_live(table.memory(), ipa);
+    out[0] = walk.skip_non_live(table.memory(), ipa, tree.config);
     Ok(())
 }

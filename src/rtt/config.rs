@@ -149,6 +149,20 @@ impl RttConfig {
         self.format
     }
 
+    /// The entries of an RTT at `level` (a valid level for this realm) that translate IPAs of
+    /// its IPA space: all [`Level::table_entries`], but for a single starting-level RTT that
+    /// spans more than the IPA space (2^(ipa_width - shift) of them, as the architecture
+    /// indexes it). Concatenated starting-level RTTs and deeper ones are whole.
+    pub const fn entries_in_ipa_space(self, level: Level) -> usize {
+        let in_space = self.ipa_size() >> level.shift();
+        let entries = level.table_entries();
+        if in_space < entries as u64 {
+            in_space as usize
+        } else {
+            entries
+        }
+    }
+
     /// Whether `addr` lies in the realm's IPA space: `addr < 2^ipa_width`.
     pub const fn addr_in_ipa_space(self, addr: u64) -> bool {
         addr < self.ipa_size()
@@ -447,6 +461,29 @@ mod tests {
         let c = RttConfig::new(52, 0, 16, LPA2, 52).unwrap();
         assert_eq!(c.start_entry((1 << 52) - 1), Some((15, 511)));
         assert_eq!(c.start_entry((1 << 51) | (3 << 39)), Some((8, 3)));
+    }
+
+    #[test]
+    fn entries_in_ipa_space_of_each_rtt() {
+        // (ipa_width, start, num_start) and the entries of a starting-level RTT in the space.
+        let lpa2 = |w, sl| RttConfig::new(w, sl, 1, LPA2, 52).unwrap();
+        for (c, entries) in [
+            (config(36, 1, 1), 64),
+            (config(39, 1, 1), 512),
+            (config(40, 1, 2), 512),
+            (config(33, 2, 8), 512),
+            (config(38, 1, 1), 256),
+            (config(44, 0, 1), 32),
+            (lpa2(49, -1), 2),
+            (lpa2(52, -1), 16),
+        ] {
+            let start = c.start_level();
+            assert_eq!(c.entries_in_ipa_space(start), entries, "{c:?}");
+            // Deeper RTTs are whole.
+            let child = start.child().unwrap();
+            assert_eq!(c.entries_in_ipa_space(child), 512, "{c:?}");
+            assert_eq!(c.entries_in_ipa_space(Level::PAGE), 512, "{c:?}");
+        }
     }
 
     #[test]

@@ -80,13 +80,20 @@ impl WalkResult {
         table_base + ((index as u64) << self.level.shift())
     }
 
-    /// RttSkipNonLiveEntries (B3.76) on the table this walk reached, from `ipa`: the IPA of the
-    /// first live entry (ASSIGNED, ASSIGNED_NS or TABLE) at or after `ipa`'s, or the IPA just
-    /// past the table.
-    pub fn skip_non_live(&self, mem: &GranuleMemory, ipa: u64) -> u64 {
+    /// RttSkipNonLiveEntries (B3.76) on the table this walk reached in the realm whose shape is
+    /// `config`, from `ipa`: the IPA of the first live entry (ASSIGNED, ASSIGNED_NS or TABLE)
+    /// at or after `ipa`'s, or the IPA just past the table's last entry.
+    ///
+    /// An RTT is a stage 2 translation table of the architecture (A5.5.1), and the input to a
+    /// walk is below 2^ipa_width (A5.5.10): a single starting-level RTT whose granule spans
+    /// more than the IPA space (a 36-bit realm from level 1, a 49-bit one from level -1) has
+    /// only the entries of the IPA space, so its last entry ends at 2^ipa_width, and `top`
+    /// never exceeds it (the granule's other words are never read by the hardware, and never
+    /// live here).
+    pub fn skip_non_live(&self, mem: &GranuleMemory, ipa: u64, config: RttConfig) -> u64 {
         let first = self.level.entry_index(ipa);
         let format = self.entry.format();
-        let entries = self.level.table_entries();
+        let entries = config.entries_in_ipa_space(self.level);
         let live = (first..entries).find(|&i| read_entry(mem, i, self.level, format).is_live());
         self.entry_ipa(ipa, live.unwrap_or(entries))
     }
