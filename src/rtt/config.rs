@@ -83,14 +83,12 @@ impl RttConfig {
         } else {
             0
         };
-        if w < sl.shift() + 1 || w > one_table + concat_bits {
+        // IPA bits past what one table covers: each doubles the tables (0 for one table).
+        let extra = w.saturating_sub(one_table);
+        if w <= sl.shift() || extra > concat_bits {
             return Err(RttConfigError::Inconsistent);
         }
-        if w <= one_table {
-            Ok(1)
-        } else {
-            Ok(1 << (w - one_table))
-        }
+        Ok(1 << extra)
     }
 
     /// Validates the host's `s2sz`, `rtt_level_start` and `rtt_num_start` (RmiRealmParams)
@@ -170,7 +168,7 @@ impl RttConfig {
 
     /// Whether `addr` is a Protected IPA: `addr < 2^(ipa_width - 1)` (B3.4 AddrIsProtected).
     pub const fn addr_is_protected(self, addr: u64) -> bool {
-        addr < (1 << (self.ipa_width - 1))
+        addr < self.ipa_size() >> 1
     }
 
     /// The host-supplied `level` if it is valid for this realm: start level..=3
@@ -213,7 +211,8 @@ impl RttConfig {
 
     /// VTCR_EL2.T0SZ for this realm: 64 - ipa_width.
     pub const fn vtcr_t0sz(self) -> u64 {
-        64 - self.ipa_width as u64
+        // The IPA width is at most 52 (`RttConfig::new`).
+        64u64.saturating_sub(self.ipa_width as u64)
     }
 
     /// VTCR_EL2.SL0 for this realm with 4 KiB granules: level 2 is 0b00, level 1 is 0b01,

@@ -56,7 +56,9 @@ impl Level {
 
     /// log2 of the IPA range one entry at this level describes: 12 + 9 * (3 - level).
     pub const fn shift(self) -> u32 {
-        GRANULE_SHIFT + RTT_STRIDE * (Self::PAGE.0 - self.0) as u32
+        // A level is -1..=3 (`Level::new`): 3 - level is at most 4, the result at most 48.
+        let above_page = Self::PAGE.0.abs_diff(self.0) as u32;
+        GRANULE_SHIFT.saturating_add(RTT_STRIDE.saturating_mul(above_page))
     }
 
     /// Size of the IPA range one entry at this level describes (B3.68 RttLevelSize).
@@ -77,10 +79,11 @@ impl Level {
     /// log2 of the IPA range an RTT at this level describes: [`Level::shift`] plus 9, or 4 at
     /// level -1 (52 bits).
     pub const fn table_shift(self) -> u32 {
+        // At most 48 + 4 at level -1, 39 + 9 below it.
         if self.0 < 0 {
-            self.shift() + LEVEL_MINUS_1_STRIDE
+            self.shift().saturating_add(LEVEL_MINUS_1_STRIDE)
         } else {
-            self.shift() + RTT_STRIDE
+            self.shift().saturating_add(RTT_STRIDE)
         }
     }
 
@@ -89,19 +92,24 @@ impl Level {
         ((addr >> self.shift()) as usize) & (RTT_ENTRIES - 1)
     }
 
+    /// The bits of an address below [`Level::size`]: its offset in an entry's range.
+    pub const fn offset_mask(self) -> u64 {
+        !(u64::MAX << self.shift())
+    }
+
     /// Whether `addr` is aligned to [`Level::size`] (B3.5 AddrIsRttLevelAligned).
     pub const fn is_aligned(self, addr: u64) -> bool {
-        addr & (self.size() - 1) == 0
+        addr & self.offset_mask() == 0
     }
 
     /// `addr` rounded down to [`Level::size`] (B3.7 AlignDownToRttLevel).
     pub const fn align_down(self, addr: u64) -> u64 {
-        addr & !(self.size() - 1)
+        addr & !self.offset_mask()
     }
 
     /// `addr` rounded up to [`Level::size`] (B3.8 AlignUpToRttLevel); `None` on overflow.
     pub const fn align_up(self, addr: u64) -> Option<u64> {
-        match addr.checked_add(self.size() - 1) {
+        match addr.checked_add(self.offset_mask()) {
             Some(a) => Some(self.align_down(a)),
             None => None,
         }
@@ -109,12 +117,13 @@ impl Level {
 
     /// The level of the RTTs that entries at this level point to.
     pub const fn child(self) -> Option<Level> {
-        Self::new(self.0 as i64 + 1)
+        // An i8 widened to i64: no overflow.
+        Self::new((self.0 as i64).saturating_add(1))
     }
 
     /// The level of the RTT whose entries point to RTTs at this level.
     pub const fn parent(self) -> Option<Level> {
-        Self::new(self.0 as i64 - 1)
+        Self::new((self.0 as i64).saturating_sub(1))
     }
 
     /// Whether entries at this level may be table descriptors (levels -1..=2).
@@ -237,6 +246,7 @@ mod tests {
             let level = Level::new(l).unwrap();
             assert_eq!(level.align_down(addr), down[i], "down, level {l}");
             assert_eq!(level.align_up(addr), Some(up[i]), "up, level {l}");
+            assert_eq!(level.offset_mask(), level.size() - 1);
             assert!(level.is_aligned(down[i]) && level.is_aligned(up[i]));
             assert!(!level.is_aligned(addr));
             assert_eq!(level.is_aligned(down[i] + 4096), l == 3);

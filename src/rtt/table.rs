@@ -32,16 +32,18 @@ pub fn rtt_all_entries_contiguous<I>(entries: I, addr: u64, level: Level) -> boo
 where
     I: IntoIterator<Item = RttEntry>,
 {
+    let mut entries = entries.into_iter();
     let mut expected = Some(addr);
-    let mut count = 0;
-    for e in entries {
-        if count == RTT_ENTRIES || e.output_address().is_none() || e.output_address() != expected {
+    for _ in 0..RTT_ENTRIES {
+        let Some(e) = entries.next() else {
+            return false;
+        };
+        if e.output_address().is_none() || e.output_address() != expected {
             return false;
         }
         expected = expected.and_then(|a| a.checked_add(level.size()));
-        count += 1;
     }
-    count == RTT_ENTRIES
+    entries.next().is_none()
 }
 
 /// B3.62 RttFold: for a homogeneous RTT at `level` (B3.63, A5.5.6), the entry that replaces
@@ -74,15 +76,13 @@ pub fn rtt_fold<I: IntoIterator<Item = RttEntry>>(entries: I, level: Level) -> O
     // whose bits 51:50 sit apart in bits 9:8).
     let step = if first.is_live() { level.size() } else { 0 };
     let mut expected = first.raw();
-    let mut count = 1;
-    for e in iter {
-        expected = expected.wrapping_add(step);
-        if count == RTT_ENTRIES || e.raw() != expected {
+    for _ in 1..RTT_ENTRIES {
+        expected = expected.checked_add(step)?;
+        if iter.next()?.raw() != expected {
             return None;
         }
-        count += 1;
     }
-    (count == RTT_ENTRIES).then_some(folded)
+    iter.next().is_none().then_some(folded)
 }
 
 /// B3.63 RttIsHomogeneous, for an RTT at `level`: whether [`rtt_fold`] succeeds.
@@ -104,7 +104,9 @@ pub fn unfold_entry(parent: RttEntry, parent_level: Level, index: usize) -> Opti
         RttEntryState::Unassigned | RttEntryState::UnassignedNs => Some(parent),
         RttEntryState::Table => None,
         RttEntryState::Assigned | RttEntryState::AssignedNs => {
-            let addr = parent.output_address()? + index as u64 * level.size();
+            // Inside the parent's range (index < 512): the checks never fail.
+            let offset = (index as u64).checked_mul(level.size())?;
+            let addr = parent.output_address()?.checked_add(offset)?;
             parent.with_output_address(addr, level)
         }
     }

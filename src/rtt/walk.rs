@@ -43,8 +43,8 @@
 use super::{Level, RttConfig, RttEntry, RttEntryState, RttFormat};
 use crate::granule::{GranuleState, LockedGranule, TryLockError};
 use crate::platform::{GranuleMemory, Platform};
-use crate::sync::Ordering;
-use crate::{Rmm, GRANULE_SIZE};
+use crate::sync::{MemoryWord, Ordering};
+use crate::{Rmm, GRANULE_SHIFT};
 
 /// A realm's RTT tree: where its starting-level tables are, and its shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,9 @@ impl WalkResult {
     pub fn entry_ipa(&self, ipa: u64, index: usize) -> u64 {
         let table_span_shift = self.level.table_shift();
         let table_base = ipa >> table_span_shift << table_span_shift;
-        table_base + ((index as u64) << self.level.shift())
+        // IPAs are below 2^52 and `index` at most 512 (the IPA just past the table): the sum
+        // is at most 2^53.
+        table_base.saturating_add((index as u64) << self.level.shift())
     }
 
     /// RttSkipNonLiveEntries (B3.76) on the table this walk reached in the realm whose shape is
@@ -129,17 +131,30 @@ impl WalkResult {
     }
 }
 
+/// The word of entry `index` in an RTT.
+// In range: every index is an RttEntryIndex (9 bits, `Level::entry_index`), below
+// `Level::table_entries` (at most 512) or one of the 512 of a loop over a whole RTT, and a
+// granule has 512 words. Another index is an RMM bug, for which halting is right.
+#[allow(clippy::indexing_slicing)]
+fn entry_word(mem: &GranuleMemory, index: usize) -> &MemoryWord {
+    &mem[index]
+}
+
 /// Reads entry `index` of an RTT at `level` of a realm whose descriptors are in `format`.
+// RTTs are Realm PAS memory that only the RMM writes, always from an `RttEntry` valid at the
+// table's level: an unknown descriptor means the RMM's own tables are corrupt, and then no
+// answer is right and halting is (as for a granule word, `granule::word`).
+#[allow(clippy::expect_used)]
 pub fn read_entry(mem: &GranuleMemory, index: usize, level: Level, format: RttFormat) -> RttEntry {
     // Acquire: pairs with the Release in `write_entry`; a TABLE entry's child is filled.
-    let raw = mem[index].load(Ordering::Acquire);
+    let raw = entry_word(mem, index).load(Ordering::Acquire);
     RttEntry::from_raw_at(raw, level, format).expect("RTT entries are written only by the RMM")
 }
 
 /// Writes entry `index` of an RTT; the caller holds the table (its lock, or it is not linked).
 pub fn write_entry(mem: &GranuleMemory, index: usize, entry: RttEntry) {
     // Release: pairs with the Acquire in `read_entry`.
-    mem[index].store(entry.raw(), Ordering::Release)
+    entry_word(mem, index).store(entry.raw(), Ordering::Release)
 }
 
 impl RttTree {
@@ -174,7 +189,9 @@ impl RttTree {
     /// The starting-level RTT and entry index for `ipa`, which is in the realm's IPA space.
     fn start(&self, ipa: u64) -> (u64, usize) {
         let (table, index) = self.config.start_entry(ipa).unwrap_or_default();
-        (self.base + table as u64 * GRANULE_SIZE, index)
+        // `table` is below 16, and REALM_CREATE's `rtt_align` put all the starting-level RTTs
+        // below 2^64 from `base`.
+        (self.base.saturating_add((table as u64) << GRANULE_SHIFT), index)
     }
 
     /// Walks towards `level` for `ipa` without locks (RttWalk, B3.78): stops at `level` or at
