@@ -23,7 +23,7 @@
 //! the RD granule's REFCOUNT.
 
 use crate::platform::GranuleMemory;
-use crate::sync::Ordering;
+use crate::sync::{MemoryWord, Ordering};
 
 /// A realm's lifecycle state (spec A2.1.5, RmmRealmState C1.18).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,13 +110,13 @@ impl RealmFeatures {
 
     /// The inverse of [`Self::encode`].
     fn decode([flags, counts]: [u64; 2]) -> Self {
-        let byte = |n: u32| (counts >> (8 * n)) as u8;
+        let [sve_vl, num_bps, num_wps, pmu_num_ctrs, ..] = counts.to_le_bytes();
         Self {
             lpa2: flags & Self::LPA2 != 0,
-            sve_vl: (flags & Self::SVE != 0).then_some(byte(0)),
-            pmu_num_ctrs: (flags & Self::PMU != 0).then_some(byte(3)),
-            num_bps: byte(1),
-            num_wps: byte(2),
+            sve_vl: (flags & Self::SVE != 0).then_some(sve_vl),
+            pmu_num_ctrs: (flags & Self::PMU != 0).then_some(pmu_num_ctrs),
+            num_bps,
+            num_wps,
         }
     }
 }
@@ -134,14 +134,18 @@ impl<'a> Rd<'a> {
         Self { mem }
     }
 
+    /// Field word `word`: one of the constants above, all in the granule (checked at compile
+    /// time), so `get` and `set` always find it.
     fn get(&self, word: usize) -> u64 {
         // Relaxed: every field is published by the RD granule's transition or lock (module doc).
-        self.mem[word].load(Ordering::Relaxed)
+        self.mem.get(word).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
     fn set(&self, word: usize, value: u64) {
         // Relaxed, as in `get`.
-        self.mem[word].store(value, Ordering::Relaxed)
+        if let Some(w) = self.mem.get(word) {
+            w.store(value, Ordering::Relaxed)
+        }
     }
 
     /// Writes a new realm's attributes into a zeroed granule: state NEW, `rec_index` 0,
@@ -159,7 +163,9 @@ impl<'a> Rd<'a> {
         self.set(FEATURE_FLAGS, flags);
         self.set(FEATURE_COUNTS, counts);
         self.set(REC_INDEX, 0);
-        self.set_bytes(RPV, rpv);
+        if let Some(words) = self.words64(RPV) {
+            Self::set_bytes(words, rpv);
+        }
         self.set_measurement(0, rim);
     }
 
@@ -209,37 +215,64 @@ impl<'a> Rd<'a> {
 
     /// The Realm Personalization Value.
     pub fn rpv(&self) -> [u8; 64] {
-        self.bytes(RPV)
+        self.words64(RPV).map_or([0; 64], Self::bytes)
     }
 
-    /// Measurement `i` (0: the RIM, 1..=4: the REMs); the caller holds the RD lock.
+    /// Measurement `i` (0: the RIM, 1..=4: the REMs); the caller holds the RD lock and has
+    /// checked `i` (zero for another).
     pub fn measurement(&self, i: usize) -> [u8; 64] {
-        self.bytes(MEASUREMENTS + i * MEASUREMENT_WORDS)
+        debug_assert!(i < MEASUREMENT_COUNT);
+        self.measurement_words(i).map_or([0; 64], Self::bytes)
     }
 
-    /// Sets measurement `i`; the caller holds the RD lock.
+    /// Sets measurement `i`; the caller holds the RD lock and has checked `i` (no effect for
+    /// another).
     pub fn set_measurement(&self, i: usize, value: &[u8; 64]) {
         debug_assert!(i < MEASUREMENT_COUNT);
-        self.set_bytes(MEASUREMENTS + i * MEASUREMENT_WORDS, value)
+        if let Some(words) = self.measurement_words(i) {
+            Self::set_bytes(words, value)
+        }
     }
 
-    fn bytes(&self, first: usize) -> [u8; 64] {
+    /// The words of measurement `i`; `None` if there is no such measurement.
+    fn measurement_words(&self, i: usize) -> Option<&'a [MemoryWord; MEASUREMENT_WORDS]> {
+        let (_, measurements) = self.mem.split_at_checked(MEASUREMENTS)?;
+        let each = measurements.chunks_exact(MEASUREMENT_WORDS);
+        each.take(MEASUREMENT_COUNT).nth(i)?.first_chunk()
+    }
+
+    /// The 64-byte field at word `first`: a constant above, in the granule.
+    fn words64(&self, first: usize) -> Option<&'a [MemoryWord; 8]> {
+        self.mem.split_at_checked(first)?.1.first_chunk()
+    }
+
+    fn bytes(words: &[MemoryWord; 8]) -> [u8; 64] {
         let mut out = [0u8; 64];
-        for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
-            chunk.copy_from_slice(&self.get(first + i).to_le_bytes());
+        for (chunk, word) in out.chunks_exact_mut(8).zip(words) {
+            // Relaxed, as in `get`.
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
         }
         out
     }
 
-    fn set_bytes(&self, first: usize, value: &[u8; 64]) {
-        for (i, chunk) in value.chunks_exact(8).enumerate() {
-            self.set(
-                first + i,
+    fn set_bytes(words: &[MemoryWord; 8], value: &[u8; 64]) {
+        for (word, chunk) in words.iter().zip(value.chunks_exact(8)) {
+            // Relaxed, as in `get`.
+            word.store(
                 u64::from_le_bytes(chunk.try_into().unwrap_or_default()),
+                Ordering::Relaxed,
             );
         }
     }
 }
+
+// Every field is in the granule: `get`, `set` and the 64-byte fields always find their words.
+const _: () = {
+    assert!(RPV + 8 <= MEASUREMENTS);
+    assert!(MEASUREMENTS + MEASUREMENT_COUNT * MEASUREMENT_WORDS <= FEATURE_FLAGS);
+    assert!(FEATURE_FLAGS < FEATURE_COUNTS);
+    assert!(FEATURE_COUNTS < core::mem::size_of::<GranuleMemory>() / 8);
+};
 
 #[cfg(all(test, not(loom)))]
 mod tests {

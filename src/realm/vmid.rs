@@ -28,8 +28,10 @@ impl VmidSet {
         vmid < self.count
     }
 
-    fn word_and_bit(&self, vmid: u64) -> (&AtomicU64, u64) {
-        (&self.words[(vmid / 64) as usize], 1 << (vmid % 64))
+    /// The word and bit of `vmid`; `None` past the set (never for a valid VMID).
+    fn word_and_bit(&self, vmid: u64) -> Option<(&AtomicU64, u64)> {
+        let word = self.words.get(usize::try_from(vmid / 64).ok()?)?;
+        Some((word, 1 << (vmid % 64)))
     }
 
     /// Claims `vmid` for a new realm. False, claiming nothing, if it is not valid or not free
@@ -38,7 +40,9 @@ impl VmidSet {
         if !self.is_valid(vmid) {
             return false;
         }
-        let (word, bit) = self.word_and_bit(vmid);
+        let Some((word, bit)) = self.word_and_bit(vmid) else {
+            return false;
+        };
         // Acquire: pairs with the Release in `release`, so everything the realm that last used
         // this VMID did (its teardown, the TLB invalidation by VMID) happens before the new
         // realm uses it.
@@ -47,7 +51,11 @@ impl VmidSet {
 
     /// Frees `vmid`, which the caller's realm has claimed and no longer uses.
     pub fn release(&self, vmid: u64) {
-        let (word, bit) = self.word_and_bit(vmid);
+        let found = self.word_and_bit(vmid);
+        debug_assert!(found.is_some(), "VMID {vmid} released but not valid");
+        let Some((word, bit)) = found else {
+            return;
+        };
         // Release: pairs with the Acquire in `claim`.
         let old = word.fetch_and(!bit, Ordering::Release);
         debug_assert!(old & bit != 0, "VMID {vmid} released but not claimed");
