@@ -102,7 +102,7 @@ impl<'a, P: Platform> Stage2<'a, P> {
         let table = self.rmm.platform().granule(walk.table);
         let format = walk.entry.format();
         let entries = walk.level.table_entries();
-        let differs = (walk.index + 1..entries).find(|&i| {
+        let differs = (walk.index..entries).skip(1).find(|&i| {
             let entry = read_entry(table, i, walk.level, format);
             walk.entry_ipa(base, i) >= top || entry.ripas() != Some(ripas)
         });
@@ -124,11 +124,14 @@ impl<'a, P: Platform> Stage2<'a, P> {
             .output_address()
             .filter(|_| entry.is_hw_valid())
             .ok_or(fault)?;
-        let pa = base + (ipa - walk.level.align_down(ipa));
+        // A block or page's address is aligned to its size: never past 2^52.
+        let pa = base
+            .checked_add(ipa & walk.level.offset_mask())
+            .ok_or(fault)?;
         let offset = (pa % GRANULE_SIZE) as usize;
         match entry.state() {
             RttEntryState::Assigned => {
-                let page = self.rmm.platform().granule(pa - offset as u64);
+                let page = self.rmm.platform().granule(Level::PAGE.align_down(pa));
                 Ok(access(Target::Realm(page, offset)))
             }
             RttEntryState::AssignedNs => Ok(access(Target::Ns(pa))),
@@ -150,9 +153,9 @@ impl<P: Platform> Stage2<'_, P> {
         })? {
             return Ok(());
         }
-        for (i, value) in out.iter_mut().enumerate() {
+        for (value, at) in out.iter_mut().zip(doublewords(ipa)) {
             let mut bytes = [0u8; 8];
-            self.read(ipa.wrapping_add(8 * i as u64), &mut bytes)?;
+            self.read(at, &mut bytes)?;
             *value = u64::from_le_bytes(bytes);
         }
         Ok(())
@@ -169,8 +172,8 @@ impl<P: Platform> Stage2<'_, P> {
         })? {
             return Ok(());
         }
-        for (i, value) in values.iter().enumerate() {
-            self.write(ipa.wrapping_add(8 * i as u64), &value.to_le_bytes())?;
+        for (value, at) in values.iter().zip(doublewords(ipa)) {
+            self.write(at, &value.to_le_bytes())?;
         }
         Ok(())
     }
@@ -184,15 +187,24 @@ impl<P: Platform> Stage2<'_, P> {
         len: usize,
         f: impl FnOnce(&[crate::sync::MemoryWord]),
     ) -> Result<bool, Stage2Fault> {
-        if !ipa.is_multiple_of(8) || (ipa % GRANULE_SIZE) as usize + 8 * len > GRANULE_SIZE as usize
-        {
+        let end = (len.checked_mul(8)).and_then(|n| n.checked_add((ipa % GRANULE_SIZE) as usize));
+        if !ipa.is_multiple_of(8) || end.is_none_or(|end| end > GRANULE_SIZE as usize) {
             return Ok(false);
         }
         self.access(ipa, |target| match target {
-            Target::Realm(mem, off) => mem.get(off / 8..off / 8 + len).map(f).is_some(),
+            Target::Realm(mem, off) => {
+                let words = mem.get(off / 8..).and_then(|from| from.get(..len));
+                words.map(f).is_some()
+            }
             Target::Ns(_) => false,
         })
     }
+}
+
+/// The addresses of consecutive doublewords from `ipa`. They wrap at 2^64 as the realm's own
+/// accesses would, and fault past the IPA space well before that.
+fn doublewords(ipa: u64) -> impl Iterator<Item = u64> {
+    core::iter::successors(Some(ipa), |at| Some(at.wrapping_add(8)))
 }
 
 /// What a valid stage-2 mapping leads to.
@@ -216,9 +228,14 @@ impl<P: Platform> RealmMemory for Stage2<'_, P> {
     }
 
     fn read(&self, ipa: u64, buf: &mut [u8]) -> Result<(), Stage2Fault> {
-        for (at, offset, n) in granule_pieces(ipa, buf.len()) {
-            let out = &mut buf[offset..offset + n];
+        let mut rest = buf;
+        for (at, _, n) in granule_pieces(ipa, rest.len()) {
             let fault = Stage2Fault { ipa: at };
+            // The pieces follow each other through the buffer: `n` is within what is left.
+            let (out, after) = core::mem::take(&mut rest)
+                .split_at_mut_checked(n)
+                .ok_or(fault)?;
+            rest = after;
             self.access(at, |target| match target {
                 Target::Realm(mem, off) => {
                     read_bytes(mem, off, out);
@@ -231,9 +248,12 @@ impl<P: Platform> RealmMemory for Stage2<'_, P> {
     }
 
     fn write(&self, ipa: u64, bytes: &[u8]) -> Result<(), Stage2Fault> {
-        for (at, offset, n) in granule_pieces(ipa, bytes.len()) {
-            let data = &bytes[offset..offset + n];
+        let mut rest = bytes;
+        for (at, _, n) in granule_pieces(ipa, bytes.len()) {
             let fault = Stage2Fault { ipa: at };
+            // As in `read`.
+            let (data, after) = rest.split_at_checked(n).ok_or(fault)?;
+            rest = after;
             self.access(at, |target| match target {
                 Target::Realm(mem, off) => {
                     write_bytes(mem, off, data);
