@@ -21,7 +21,7 @@ const MAX_IPA_BITS_LPA2: u8 = MAX_IPA_WIDTH_LPA2 as u8;
 /// (0: not supported), HASH_SHA_256 32, HASH_SHA_512 33, GICV3_NUM_LRS 37:34 (count minus one),
 /// MAX_RECS_ORDER 41:38.
 pub fn feature_register_0(cpu: &CpuFeatures) -> u64 {
-    let minus_one = |count: u8, bits: u32| u64::from(count.saturating_sub(1)) & ((1 << bits) - 1);
+    let minus_one = |count: u8, bits: u32| u64::from(count.saturating_sub(1)) & !(u64::MAX << bits);
     let s2sz = match cpu.lpa2 {
         true => cpu.pa_bits.min(MAX_IPA_BITS_LPA2),
         false => cpu.pa_bits.min(MAX_IPA_BITS),

@@ -7,7 +7,7 @@ use crate::measurement::rim_init;
 use crate::platform::Platform;
 use crate::realm::{Rd, RealmConfig, RealmFeatures, RealmState};
 use crate::rtt::{write_entry, Ripas, RttConfig, RttEntry, RttFormat, MAX_START_RTTS, RTT_ENTRIES};
-use crate::{Rmm, GRANULE_SIZE};
+use crate::{Rmm, GRANULE_SHIFT};
 
 /// The granules REALM_CREATE takes: the RD and up to 16 starting-level RTTs.
 const MAX_CREATE_GRANULES: usize = 1 + MAX_START_RTTS;
@@ -49,13 +49,11 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
     .map_err(|_| RmiError::INPUT)?; // rtt_num_level
 
     // rd_state and rtt_state: every granule DELEGATED, locked in ascending PA order.
-    let count = 1 + rtt.num_start();
+    let roots = (0..rtt.num_start()).map(|t| root_pa(params.rtt_base, t));
     let mut pas = [0u64; MAX_CREATE_GRANULES];
-    pas[0] = rd;
-    for (i, pa) in pas[1..count].iter_mut().enumerate() {
-        *pa = params.rtt_base + i as u64 * GRANULE_SIZE;
-    }
-    let pas = &mut pas[..count];
+    let slots = pas.iter_mut().zip(core::iter::once(rd).chain(roots));
+    let count = slots.map(|(slot, pa)| *slot = pa).count();
+    let (pas, _) = pas.split_at_mut(count);
     let mut locked: [Option<LockedGranule>; MAX_CREATE_GRANULES] = Default::default();
     lock_delegated(rmm, pas, &mut locked)?; // rd_state, rtt_state
     if !rmm.vmids().claim(params.vmid.into()) {
@@ -63,15 +61,14 @@ pub(super) fn create<P: Platform>(rmm: &Rmm<P>, rd: u64, params_ptr: u64) -> Res
     }
 
     // All checks passed: build the starting-level RTTs, then the RD.
-    let shift = rtt.start_level().shift();
+    let (shift, table_shift) = (rtt.start_level().shift(), rtt.start_level().table_shift());
     for t in 0..rtt.num_start() {
-        let mem = rmm
-            .platform()
-            .granule(params.rtt_base + t as u64 * GRANULE_SIZE);
+        let mem = rmm.platform().granule(root_pa(params.rtt_base, t));
         for i in 0..RTT_ENTRIES {
             // Below 2^57: at most 16 tables of 512 entries of 2^39 bytes from level 0, or one
-            // of 2^48-byte entries from level -1.
-            let ipa = ((t * RTT_ENTRIES + i) as u64) << shift;
+            // of 2^48-byte entries from level -1 (whose table_shift, 52, leaves `t` 0). The
+            // bits of `t` and `i` do not overlap, except past the 16 entries at level -1.
+            let ipa = (t as u64) << table_shift | (i as u64) << shift;
             let entry = match rtt.addr_is_protected(ipa) {
                 true => RttEntry::unassigned(Ripas::Empty, format),
                 false => RttEntry::unassigned_ns(format),
@@ -140,10 +137,10 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
     }
     let realm = Rd::new(rmm.platform().granule(rd)).config();
     // Lock order RD, then RTTs: no command can make a starting-level RTT live meanwhile.
-    let mut roots: [Option<LockedGranule>; MAX_START_RTTS] = Default::default();
+    let mut roots: [Option<(u64, LockedGranule)>; MAX_START_RTTS] = Default::default();
     let count = (realm.rtt_num_start as usize).min(MAX_START_RTTS);
-    for (t, slot) in roots[..count].iter_mut().enumerate() {
-        let pa = realm.rtt_base + t as u64 * GRANULE_SIZE;
+    for (t, slot) in roots.iter_mut().take(count).enumerate() {
+        let pa = root_pa(realm.rtt_base, t);
         let granule = rmm.granules().get(pa).ok_or(RmiError::INPUT)?;
         let root = granule
             .lock(GranuleState::Rtt)
@@ -151,7 +148,7 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
         if root.refcount() != 0 {
             return Err(RmiError::realm(0)); // realm_live: a starting-level RTT is live
         }
-        *slot = Some(root);
+        *slot = Some((pa, root));
     }
 
     // Lock-free walkers of this realm stop, and those already walking finish.
@@ -160,9 +157,8 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
     // Entries left are non-live; unprotected ones may still be in TLBs (ASSIGNED_NS leaves
     // were removed before, but cached walks of the roots remain).
     rmm.platform().tlbi_vmid(realm.vmid);
-    for (t, root) in roots.into_iter().flatten().enumerate() {
-        rmm.platform()
-            .granule_zero(realm.rtt_base + t as u64 * GRANULE_SIZE);
+    for (pa, root) in roots.into_iter().flatten() {
+        rmm.platform().granule_zero(pa);
         root.transition(GranuleState::Delegated);
     }
     rmm.platform().granule_zero(rd);
@@ -170,4 +166,11 @@ pub(super) fn destroy<P: Platform>(rmm: &Rmm<P>, rd: u64) -> Result<(), RmiError
     // Last: a realm created with this VMID finds every granule of this one DELEGATED.
     rmm.vmids().release(realm.vmid.into());
     Ok(())
+}
+
+/// PA of starting-level RTT `t` (below 16) of a realm whose first is at `rtt_base`. REALM_CREATE
+/// checks `rtt_align` (rtt_base aligned to all of them) before it asks, so the sum stays below
+/// 2^64; were it not, it would saturate to an address no granule has (`rtt_state`).
+fn root_pa(rtt_base: u64, t: usize) -> u64 {
+    rtt_base.saturating_add((t as u64) << GRANULE_SHIFT)
 }

@@ -67,10 +67,16 @@ pub(super) fn create<P: Platform>(
     // The new table holds what the parent entry described, at the finer level (A5.5.7).
     let unfold = walk.entry;
     let mem = rmm.platform().granule(rtt);
-    let mut live = 0;
+    let mut live = 0u32;
     for i in 0..RTT_ENTRIES {
-        let entry = unfold_entry(unfold, parent_level, i).ok_or(RmiError::INPUT)?;
-        live += u32::from(entry.makes_rtt_live());
+        let Some(entry) = unfold_entry(unfold, parent_level, i) else {
+            // Never: the parent entry is valid at its level and not TABLE. A DELEGATED granule
+            // stays zero.
+            rmm.platform().granule_zero(rtt);
+            return Err(RmiError::INPUT);
+        };
+        // At most 512.
+        live = live.saturating_add(u32::from(entry.makes_rtt_live()));
         write_entry(mem, i, entry);
     }
     if unfold.is_hw_valid() {

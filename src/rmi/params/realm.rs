@@ -2,7 +2,7 @@
 
 use super::{read_le, read_u16, read_u32, read_u64, read_u8, write_le, ParamsError};
 use crate::measurement::{HashAlgorithm, MeasuredRealmParams};
-use crate::GRANULE_SIZE;
+use crate::{GRANULE_SHIFT, GRANULE_SIZE};
 
 /// Size of RmiRealmParams in bytes (B4.4.12).
 pub const REALM_PARAMS_SIZE: usize = 0x1000;
@@ -161,7 +161,7 @@ impl RealmParams {
     /// checked when their feature is disabled (as TF-RMM). The smallest IPA width and the RTT
     /// geometry are `rtt_num_level` (B3.55 RttConfigIsValid), checked by the RTT code.
     pub fn realm_params_supported(&self, feat_reg0: u64) -> bool {
-        let field = |lsb: u32, width: u32| (feat_reg0 >> lsb) & ((1 << width) - 1);
+        let field = |lsb: u32, width: u32| (feat_reg0 >> lsb) & !(u64::MAX << width);
         let bit = |lsb: u32| field(lsb, 1) != 0;
         let hash = match self.hash_algo {
             HashAlgorithm::Sha256 => bit(32),
@@ -188,10 +188,12 @@ impl RealmParams {
     /// i.e. `rd` is one of the starting-level RTTs (B3.1 AddrInRange: `base <= addr <= base +
     /// size`). False when `rtt_num_start` is 0 (negative size).
     pub fn rd_aliases_rtts(&self, rd: u64) -> bool {
-        let base = i128::from(self.rtt_base);
-        let size = (i128::from(self.rtt_num_start) - 1) * i128::from(GRANULE_SIZE);
-        let rd = i128::from(rd);
-        base <= rd && rd <= base + size
+        let Some(last) = self.rtt_num_start.checked_sub(1) else {
+            return false;
+        };
+        // Below 2^44: `last` is a u32.
+        let size = u64::from(last) << GRANULE_SHIFT;
+        rd.checked_sub(self.rtt_base).is_some_and(|offset| offset <= size)
     }
 
     /// Negation of RMI_REALM_CREATE `rtt_align`: `AddrIsAligned(rtt_base, rtt_num_start *
