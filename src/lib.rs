@@ -13,19 +13,24 @@
 //! No input from the host or a realm may panic the RMM: on hardware a panic halts the CPU.
 //! Every module that handles such input is declared through `panic_free!` (below), which
 //! denies unchecked arithmetic, indexing and slicing, `unwrap`, `expect`, `panic!`,
-//! `unreachable!`, `todo!` and `unimplemented!` in it (outside its tests): arithmetic on an
-//! input is checked (an error with the spec's code) or wraps where the architecture wraps,
-//! saying so; arithmetic bounded by the RMM's own invariants may saturate, with the bound in a
-//! comment; lookups use `get` with an error path, iterators, fixed-size arrays or
-//! `split_*`. `debug_assert!` stays for the RMM's own invariants (off in the images). Covered: [`attestation`], [`granule`], [`measurement`],
-//! [`memory`], `monitor`, [`percpu`], [`psci`], [`rec`] (not yet `rec::stage2`), [`rmi`] (not
-//! yet `rmi::{rtt, rtt_fold, rtt_unprotected, data, realm, features}` nor
-//! `rmi::params::realm`: they join when the LPA2 work on them lands), [`rsi`], [`smccc`],
-//! `trace`. Not covered: [`rtt`] and [`realm`] (likewise), [`platform`], [`spinlock`],
-//! [`sync`], the host platform and the audit (test machinery). An operation that provably
-//! cannot fail and that the compiler cannot see through gets `#[allow(clippy::...)]` on the
-//! smallest item, with a comment saying why it cannot fail (or why halting is right); keep
-//! these few. `clippy.toml` exempts P-384's modular point and scalar arithmetic.
+//! `unreachable!`, `todo!` and `unimplemented!` in it and all its children (outside tests):
+//! arithmetic on an input is checked (an error with the spec's code) or wraps where the
+//! architecture wraps, saying so; arithmetic bounded by the RMM's own invariants may
+//! saturate, with the bound in a comment; lookups use `get` with an error path, iterators,
+//! fixed-size arrays or `split_*`. `debug_assert!` stays for the RMM's own invariants (off in
+//! the images). Covered: [`attestation`], [`granule`], [`measurement`], [`memory`], `monitor`,
+//! [`percpu`], [`psci`], [`realm`], [`rec`], [`rmi`], [`rsi`], [`rtt`], [`smccc`], `trace`.
+//! Not covered: [`platform`] (the trait and its types), [`spinlock`] and [`sync`] (primitives
+//! that see no input), the host platform and the audit (test machinery).
+//!
+//! An operation that provably cannot fail and that the compiler cannot see through gets
+//! `#[allow(clippy::...)]` on the smallest item, with a comment saying why it cannot fail (or
+//! why halting is right). Seven, kept so: the decode of a granule word's state and of an RTT
+//! entry (memory only the RMM writes: a bad value is a corrupt table), an RTT entry's word
+//! (every index is 9 bits or below the table's entries), the RMI command table (checked at
+//! compile time), REC_CREATE's REC guard, and the CPU index in `Rmm::handle_rmi` and
+//! `Rmm::cpu` (the platform's own). `clippy.toml` exempts P-384's modular point and scalar
+//! arithmetic.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -33,12 +38,11 @@ extern crate alloc;
 #[cfg(feature = "host")]
 extern crate std;
 
-/// Declares modules panic-free by lint (see the crate documentation); `panic_free! { exempt:
-/// ... }` exempts a child of such a module that has not been made so yet.
+/// Declares modules panic-free by lint (see the crate documentation).
 macro_rules! panic_free {
-    (@level $level:ident $($(#[$attr:meta])* $vis:vis mod $name:ident;)+) => {$(
+    ($($(#[$attr:meta])* $vis:vis mod $name:ident;)+) => {$(
         $(#[$attr])*
-        #[cfg_attr(not(test), $level(
+        #[cfg_attr(not(test), deny(
             clippy::arithmetic_side_effects,
             clippy::indexing_slicing,
             clippy::unwrap_used,
@@ -50,8 +54,6 @@ macro_rules! panic_free {
         ))]
         $vis mod $name;
     )+};
-    (exempt: $($t:tt)+) => { panic_free!(@level allow $($t)+); };
-    ($($t:tt)+) => { panic_free!(@level deny $($t)+); };
 }
 
 #[cfg(all(feature = "audit", not(loom)))]
@@ -59,8 +61,6 @@ pub mod audit;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod platform;
-pub mod realm;
-pub mod rtt;
 pub mod spinlock;
 pub mod sync;
 
@@ -73,9 +73,11 @@ panic_free! {
     mod monitor;
     pub mod percpu;
     pub mod psci;
+    pub mod realm;
     pub mod rec;
     pub mod rmi;
     pub mod rsi;
+    pub mod rtt;
     pub mod smccc;
     mod trace;
 }

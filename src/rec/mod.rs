@@ -42,8 +42,7 @@
 pub mod debug;
 mod exit;
 pub mod id_registers;
-// Not panic-free by lint yet: it joins once the LPA2 work on it lands.
-panic_free! { exempt: mod stage2; }
+mod stage2;
 pub mod sysreg;
 pub mod timer;
 mod vcpu;

@@ -4,24 +4,19 @@
 //! command checks its failure conditions first, in the spec's order, and only then has effects.
 
 mod command;
+mod data;
+mod features;
 mod granule;
 pub mod params;
 mod psci_complete;
+mod realm;
 mod rec;
 mod rec_enter;
 mod ripas;
+mod rtt;
+mod rtt_fold;
+mod rtt_unprotected;
 mod version;
-
-// Not panic-free by lint yet: they join once the LPA2 work on them lands.
-panic_free! {
-    exempt:
-    mod data;
-    mod features;
-    mod realm;
-    mod rtt;
-    mod rtt_fold;
-    mod rtt_unprotected;
-}
 
 pub use command::Command;
 pub use features::{feature_register_0, MAX_RECS_ORDER};

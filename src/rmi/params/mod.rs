@@ -19,8 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod mpidr;
-// Not panic-free by lint yet: it joins once the LPA2 work on it lands.
-panic_free! { exempt: mod realm; }
+mod realm;
 mod rec;
 mod rec_run;
 
